@@ -1,0 +1,23 @@
+"""Image data sets for alnb: built-in offline sets, a user's image folder, and any Hugging Face image data set.
+
+Every loader returns ``datasets.Dataset`` / ``datasets.DatasetDict`` objects with an RGB ``image`` column and, when labels
+are known, a ``label`` ClassLabel column whose names make good prompts.
+"""
+
+from alnb.datasets.builtin import available, load
+from alnb.datasets.folder import image_folder
+from alnb.datasets.hub import from_hub
+
+__all__ = ["available", "class_names", "from_hub", "image_folder", "load"]
+
+
+def class_names(dataset, label_column: str = "label") -> list[str]:  # noqa: ANN001 - any datasets.Dataset
+    """The class names of a data set's ClassLabel column."""
+    feature = dataset.features.get(label_column)
+    names = getattr(feature, "names", None)
+    if not names:
+        raise ValueError(
+            f"label_column={label_column!r} is not a ClassLabel column of this data set "
+            f"(columns: {list(dataset.features)}); pass class_names explicitly"
+        )
+    return list(names)
