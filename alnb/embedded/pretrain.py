@@ -39,6 +39,7 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CONTEXT_LENGTH = 32
 SKLEARN_LIKE_SHARE = 0.15
+LONG_BATCH_SHARE = 0.2
 
 
 def model_config(vocab_size: int, bos: int, eos: int, pad: int):  # noqa: ANN201 - transformers type
@@ -88,11 +89,14 @@ class SceneBatches(IterableDataset):
         while True:
             rng = np.random.default_rng([self.seed, step])
             images, captions = [], []
+            # Long (filler-prefixed) captions come in whole batches, so the others pad short: the text tower's cost
+            # follows the longest caption of a batch.
+            long_batch = bool(rng.random() < LONG_BATCH_SHARE)
             for _ in range(self.batch_size):
                 scene = sklearn_like_scene(rng) if rng.random() < SKLEARN_LIKE_SHARE else sample_scene(rng)
                 images.append(render_scene(scene))
-                captions.append(caption_for(scene, rng))
-            tokens = tokenizer(captions, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH)
+                captions.append(caption_for(scene, rng, filler=long_batch))
+            tokens = tokenizer(captions, padding="longest", truncation=True, max_length=CONTEXT_LENGTH)
             ids = torch.tensor(tokens["input_ids"])
             # Equal captions must not count as negatives: give each distinct caption one id.
             _, caption_ids = np.unique(np.array(captions), return_inverse=True)
@@ -211,11 +215,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "tiny_clip")
     parser.add_argument("--run-dir", type=Path, default=Path("pretrain_runs/tiny_clip"))
-    parser.add_argument("--steps", type=int, default=6000)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=8000)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.1)
-    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--decay-frac", type=float, default=0.2)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
@@ -251,7 +255,8 @@ def main(argv: list[str] | None = None) -> None:
         "batch_size": args.batch_size,
         "steps": args.steps,
         "seed": args.seed,
-        "data": f"fresh procedural batches per step; {SKLEARN_LIKE_SHARE:.0%} low-resolution white-on-black digits",
+        "data": f"fresh procedural batches per step; {SKLEARN_LIKE_SHARE:.0%} low-resolution white-on-black digits; "
+        f"{LONG_BATCH_SHARE:.0%} of batches with long filler-prefixed captions",
         "command": "python -m alnb.embedded.pretrain " + " ".join(argv or []),
     }
     evals = evaluation_sets()

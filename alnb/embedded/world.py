@@ -357,10 +357,14 @@ def glyph_phrase(scene: Scene) -> str:
     return f"digit {scene.name}" if scene.kind == "digit" else scene.name
 
 
-def caption_for(scene: Scene, rng: np.random.Generator, drop: float = 0.5) -> str:
-    """A caption naming the scene; each attribute is dropped with probability ``drop``."""
+def caption_for(scene: Scene, rng: np.random.Generator, drop: float = 0.5, filler: bool | None = None) -> str:
+    """A caption naming the scene; each attribute is dropped with probability ``drop``.
+
+    ``filler`` prepends 1–12 neutral words (by default in a quarter of the captions): long captions train the text
+    positions that CoOp's learnable context pushes the class name into.
+    """
     words: list[str] = []
-    if rng.random() < 0.25:  # long neutral prefixes train the positions CoOp's learnable context occupies
+    if filler if filler is not None else rng.random() < 0.25:
         words += list(rng.choice(_FILLER, size=int(rng.integers(1, 13))))
     words += str(rng.choice(_PREFIXES)).split()
     if rng.random() > drop:

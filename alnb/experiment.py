@@ -1,0 +1,268 @@
+"""Simulated experiments: one active-learning run, or a comparison of methods × adapters × seeds, with reports.
+
+A *method* is a query strategy plus the calibration loss its model trains with. ``"cpeal"`` is C-PEAL: entropy with class
+balancing (``entropy+pcb``) on a model trained with cross-entropy + the annealed uncertainty-calibration loss. Any other
+method is written ``STRATEGY`` or ``STRATEGY@CALIBRATION`` (``"margin@uc"``, ``"badge"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alnb.learner import ActiveLearner
+from alnb.pool import Pool
+from alnb.strategies import available as available_strategies
+from alnb.strategies import build_strategy
+
+__all__ = ["METHOD_PRESETS", "ExperimentConfig", "Method", "compare", "load_data", "parse_method", "run_experiment"]
+
+#: Named methods: (strategy spec, calibration loss).
+METHOD_PRESETS: dict[str, tuple[str, str]] = {
+    "cpeal": ("entropy+pcb", "uc"),
+}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A query strategy and the calibration loss added to cross-entropy while training."""
+
+    name: str
+    strategy: str
+    calibration: str = "none"
+
+
+def parse_method(text: str) -> Method:
+    """``"cpeal"``, ``"entropy"``, ``"entropy+pcb@uc"`` → :class:`Method`; unknown names list the known ones."""
+    from alnb.losses import available_losses
+
+    text = text.strip()
+    if text in METHOD_PRESETS:
+        strategy, calibration = METHOD_PRESETS[text]
+        return Method(text, strategy, calibration)
+    strategy, _, calibration = text.partition("@")
+    calibration = calibration or "none"
+    try:
+        build_strategy(strategy)
+    except ValueError as error:
+        raise ValueError(
+            f"method {text!r}: {error}. Known presets: {sorted(METHOD_PRESETS)}; strategies: {available_strategies()}"
+        ) from None
+    if calibration not in available_losses():
+        raise ValueError(f"method {text!r}: calibration {calibration!r} is unknown; known: {available_losses()}")
+    return Method(text, strategy, calibration)
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything one simulated run needs besides the method, adapter and seed."""
+
+    model: str | None = None  # None: the embedded tiny CLIP
+    dataset: str = "digits"
+    rounds: int = 10
+    query_size: int | None = None  # default: number of classes (C-PEAL)
+    epochs: int = 10
+    lr: float = 0.002
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    initial_strategy: str = "random"
+    pool_size: int | None = None  # subsample the pool (seeded) for speed
+    test_size: int | None = None  # subsample the test split (seeded)
+    adapter_options: dict[str, Any] = field(default_factory=dict)
+
+
+def load_data(name: str, seed: int = 0) -> tuple[Any, Any, list[str]]:
+    """Pool split, test split and class names for a built-in name, an image folder or a hub / saved data set.
+
+    ``"digits"`` / ``"glyphs"``: built-in; ``"folder:PATH"``: an image folder in class sub-folders (split 75/25, seeded);
+    anything else: :func:`alnb.datasets.from_hub` with ``train`` and ``test`` splits.
+    """
+    from alnb import datasets as alnb_datasets
+
+    if name in alnb_datasets.available():
+        splits = alnb_datasets.load(name)
+        train, test = splits["train"], splits["test"]
+    elif name.startswith("folder:"):
+        full = alnb_datasets.image_folder(name.removeprefix("folder:"), labeled=True)
+        full = full.filter(lambda row: row["label"] >= 0)
+        parts = full.train_test_split(test_size=0.25, seed=seed, stratify_by_column="label")
+        train, test = parts["train"], parts["test"]
+    else:
+        splits = alnb_datasets.from_hub(name)
+        if not hasattr(splits, "keys") or not {"train", "test"} <= set(splits.keys()):
+            raise ValueError(f"dataset={name!r} must have 'train' and 'test' splits")
+        train, test = splits["train"], splits["test"]
+    return train, test, alnb_datasets.class_names(train)
+
+
+def _subsample(n: int, size: int | None, seed: int) -> np.ndarray | None:
+    if size is None or size >= n:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False)).astype(np.int64)
+
+
+def run_experiment(
+    method: Method | str,
+    config: ExperimentConfig | None = None,
+    *,
+    adapter: str = "coop",
+    seed: int = 0,
+    data: tuple[Any, Any, list[str]] | None = None,
+    classifier: Any = None,
+    progress: bool = False,
+) -> ActiveLearner:
+    """One simulated active-learning run; returns the learner (its ``history`` holds one record per round)."""
+    from alnb.embedded import default_model_path
+    from alnb.models import load_classifier
+    from alnb.training import Trainer, TrainerConfig
+
+    method = parse_method(method) if isinstance(method, str) else method
+    config = config or ExperimentConfig()
+    train, test, names = data if data is not None else load_data(config.dataset, seed=0)
+    test_rows = _subsample(len(test), config.test_size, 0)
+    if test_rows is not None:
+        test = test.select(test_rows)
+    if classifier is None:
+        classifier = load_classifier(
+            config.model or default_model_path(), names, adapter=adapter, **config.adapter_options
+        )
+    trainer = Trainer(
+        TrainerConfig(
+            epochs=config.epochs,
+            lr=config.lr,
+            batch_size=config.batch_size,
+            optimizer=config.optimizer,
+            seed=seed,
+            calibration=method.calibration,
+            quiet=True,
+        )
+    )
+    pool = Pool(train, names, indices=_subsample(len(train), config.pool_size, seed))
+    learner = ActiveLearner(
+        classifier,
+        pool,
+        trainer,
+        method.strategy,
+        budget=None,
+        test=test,
+        seed=seed,
+        query_size=config.query_size,
+        initial_strategy=config.initial_strategy,
+    )
+    learner.run(config.rounds, progress=progress)
+    return learner
+
+
+@dataclass
+class Comparison:
+    """Histories of every (method, adapter, seed) run of a comparison."""
+
+    runs: list[dict[str, Any]]
+
+    def curves(self, adapter: str | None = None) -> dict[str, list[list[dict[str, Any]]]]:
+        """``{label: [history per seed]}``, the input of :func:`alnb.plots.learning_curves`."""
+        out: dict[str, list[list[dict[str, Any]]]] = {}
+        adapters = {r["adapter"] for r in self.runs}
+        for run in self.runs:
+            if adapter is not None and run["adapter"] != adapter:
+                continue
+            label = run["method"] if len(adapters) == 1 or adapter else f"{run['method']} ({run['adapter']})"
+            out.setdefault(label, []).append(run["history"])
+        return out
+
+    def table(self, metrics: Sequence[str] = ("accuracy", "ece")) -> str:
+        """Markdown: mean ± std over seeds of each metric, per method (and adapter) and round."""
+        curves = self.curves()
+        rounds = max((len(h) for hs in curves.values() for h in hs), default=0)
+        lines = []
+        for metric in metrics:
+            header = ["method", *[f"r{r} ({_labels_at(curves, r)})" for r in range(rounds)]]
+            lines += [f"**{metric}** (mean ± std over seeds; column = round (labels))", ""]
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            for label, histories in curves.items():
+                cells = []
+                for r in range(rounds):
+                    values = [h[r][metric] for h in histories if len(h) > r and metric in h[r]]
+                    cells.append(f"{np.mean(values):.3f} ± {np.std(values):.3f}" if values else "")
+                lines.append("| " + " | ".join([label, *cells]) + " |")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _labels_at(curves: Mapping[str, list[list[dict[str, Any]]]], r: int) -> str:
+    for histories in curves.values():
+        for h in histories:
+            if len(h) > r:
+                return str(h[r]["num_labeled"])
+    return "?"
+
+
+def compare(
+    methods: Sequence[str | Method],
+    adapters: Sequence[str] = ("coop",),
+    seeds: Sequence[int] = (0, 1, 2),
+    config: ExperimentConfig | None = None,
+    *,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> Comparison:
+    """Run every method × adapter × seed on one data set; with ``out``, write histories, a table and figures there."""
+    from tqdm.auto import tqdm
+
+    config = config or ExperimentConfig()
+    parsed = [parse_method(m) if isinstance(m, str) else m for m in methods]
+    data = load_data(config.dataset, seed=0)
+    runs: list[dict[str, Any]] = []
+    last: dict[tuple[str, str], ActiveLearner] = {}
+    jobs = [(m, a, s) for a in adapters for m in parsed for s in seeds]
+    for method, adapter, seed in tqdm(jobs, desc="runs", disable=not progress):
+        started = time.perf_counter()
+        learner = run_experiment(method, config, adapter=adapter, seed=seed, data=data)
+        runs.append(
+            {
+                "method": method.name,
+                "strategy": method.strategy,
+                "calibration": method.calibration,
+                "adapter": adapter,
+                "seed": seed,
+                "seconds": time.perf_counter() - started,
+                "history": learner.history,
+            }
+        )
+        last[(method.name, adapter)] = learner
+    comparison = Comparison(runs)
+    if out is not None:
+        write_report(comparison, last, config, Path(out))
+    return comparison
+
+
+def write_report(
+    comparison: Comparison, learners: Mapping[tuple[str, str], ActiveLearner], config: ExperimentConfig, out: Path
+) -> None:
+    """histories.json, results.md, learning-curve PNGs and one reliability diagram per method (its last seed)."""
+    from alnb.plots import learning_curves, reliability_diagram
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "histories.json").write_text(
+        json.dumps({"config": dataclasses.asdict(config), "runs": comparison.runs}, indent=2)
+    )
+    (out / "results.md").write_text(comparison.table() + "\n")
+    for metric in ("accuracy", "ece"):
+        figure = learning_curves(comparison.curves(), metric=metric)
+        figure.savefig(out / f"learning_curves_{metric}.png", dpi=120, bbox_inches="tight")
+    for (method, adapter), learner in learners.items():
+        if learner.test is None:
+            continue
+        predictions = learner.trainer.predict(
+            learner.classifier, learner.test, np.arange(len(learner.test), dtype=np.int64)
+        )
+        labels = np.asarray(learner.test[learner.test_label_column])
+        figure = reliability_diagram(predictions.probs, labels)
+        figure.savefig(out / f"reliability_{method}_{adapter}.png".replace("+", "_").replace("@", "_"), dpi=120)

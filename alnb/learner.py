@@ -1,0 +1,449 @@
+"""The active-learning loop, with a non-blocking step API for people and a ``run`` driver for simulations.
+
+One round is: ``query()`` → labels (``teach``) → ``fit()`` → ``evaluate()``. A person drives the steps from a widget; a
+simulated oracle drives them from ``run``. Both write the same history, and ``save`` / ``ActiveLearner.load`` resume after
+a kernel restart with the next query exactly as it would have been.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from tqdm.auto import tqdm
+
+from alnb.metrics import evaluate as evaluate_metrics
+from alnb.pool import Pool
+from alnb.predictions import Predictions
+from alnb.store import LabelStore
+from alnb.stopping import LabelBudget, MaxRounds, StoppingCriterion
+from alnb.strategies import QueryContext, Strategy, build_strategy
+
+__all__ = ["ActiveLearner", "DatasetOracle", "Query"]
+
+IntArray = npt.NDArray[np.int64]
+Oracle = Callable[[IntArray], Sequence[int]]
+_STATE_FILE = "learner.json"
+
+
+@dataclass(frozen=True)
+class Query:
+    """Items the model asks to be labeled, and why.
+
+    Attributes
+    ----------
+    indices : ndarray of int64
+        Dataset-wide indices, in the order the strategy chose them.
+    scores : ndarray of float64
+        The strategy's score of each item (higher = wanted more; NaN where the strategy has none, e.g. random).
+    predicted : ndarray of int64
+        The model's predicted class of each item.
+    confidence : ndarray of float64
+        The probability of that class.
+    round : int
+        The round this query belongs to.
+    strategy : str
+        Name of the strategy that chose the items.
+    """
+
+    indices: IntArray
+    scores: npt.NDArray[np.float64]
+    predicted: IntArray
+    confidence: npt.NDArray[np.float64]
+    round: int
+    strategy: str
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "indices": self.indices.tolist(),
+            "scores": [None if np.isnan(s) else float(s) for s in self.scores],
+            "predicted": self.predicted.tolist(),
+            "confidence": self.confidence.tolist(),
+            "round": self.round,
+            "strategy": self.strategy,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Query:
+        return cls(
+            indices=np.asarray(data["indices"], dtype=np.int64),
+            scores=np.asarray([np.nan if s is None else s for s in data["scores"]], dtype=np.float64),
+            predicted=np.asarray(data["predicted"], dtype=np.int64),
+            confidence=np.asarray(data["confidence"], dtype=np.float64),
+            round=int(data["round"]),
+            strategy=str(data["strategy"]),
+        )
+
+
+class DatasetOracle:
+    """A simulated annotator that answers with the labels stored in a column of the data set."""
+
+    def __init__(self, dataset: Any, column: str = "label") -> None:
+        if column not in dataset.column_names:
+            raise ValueError(f"column={column!r} is not in the data set; it has columns {dataset.column_names}")
+        self.dataset = dataset
+        self.column = column
+        self._labels = np.asarray(dataset[column], dtype=np.int64)
+
+    def __call__(self, indices: IntArray) -> list[int]:
+        return self._labels[np.asarray(indices, dtype=np.int64)].tolist()
+
+
+def _copy_store(store: LabelStore, path: Path) -> None:
+    """Write an in-memory store's actions to a JSONL store file (replacing an older copy)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    copy = LabelStore(tmp, store.class_names, store.dataset_fingerprint)
+    for action in store.actions:
+        where = {"round": action.round, "annotator": action.annotator}
+        if action.type == "label":
+            copy.label([action.index], [action.label], **where)
+        elif action.type == "skip":
+            copy.skip(action.index, **where)
+        elif action.type == "unlabel":
+            copy.unlabel(action.index, **where)
+        else:
+            copy.undo(**where)
+    tmp.replace(path)
+
+
+def _round_seed(seed: int, round_: int, salt: str) -> int:
+    return int(np.random.default_rng([seed, round_, zlib.crc32(salt.encode())]).integers(0, 2**31 - 1))
+
+
+class ActiveLearner:
+    """Pool-based active learning of one classifier.
+
+    Parameters
+    ----------
+    classifier : alnb.models.Classifier
+        What is trained (a CLIP with an adapter, or a vision model with a head).
+    pool : alnb.Pool
+        The unlabeled pool and its (persistent) labels; every index is dataset-wide.
+    trainer : alnb.Trainer
+        Trains the classifier on the labeled items and predicts on any items.
+    strategy : str, mapping or Strategy
+        The query strategy, e.g. ``"entropy"``, ``"entropy+pcb"`` (C-PEAL's class balancing) or ``"badge"``; see
+        :func:`alnb.strategies.build_strategy`.
+    budget : int, optional
+        Total number of labels to spend; ``None`` for the whole pool.
+    test : datasets.Dataset, optional
+        Held-out labeled data that ``evaluate`` scores; without it ``evaluate`` returns only the label count.
+    seed : int
+        Seed of every random choice; the same seed gives the same queries.
+    query_size : int, optional
+        Items per query; defaults to the number of classes (C-PEAL's protocol).
+    initial_strategy : str, mapping or Strategy
+        Strategy of the first query, when nothing is labeled yet (``"random"``, ``"typiclust"`` or ``"zeroshot"``).
+    stopping : sequence of StoppingCriterion
+        Extra criteria for ``run`` besides the budget (e.g. ``MetricPatience``, ``CalibrationPlateau``).
+    test_label_column : str
+        Label column of ``test``.
+    """
+
+    def __init__(
+        self,
+        classifier: Any,
+        pool: Pool,
+        trainer: Any,
+        strategy: str | Mapping[str, Any] | Strategy = "entropy",
+        budget: int | None = None,
+        *,
+        test: Any = None,
+        seed: int = 0,
+        query_size: int | None = None,
+        initial_strategy: str | Mapping[str, Any] | Strategy = "random",
+        stopping: Sequence[StoppingCriterion] = (),
+        test_label_column: str = "label",
+    ) -> None:
+        if list(classifier.class_names) != list(pool.class_names):
+            raise ValueError(
+                f"classifier.class_names {list(classifier.class_names)} differ from pool.class_names "
+                f"{list(pool.class_names)}; expected the same classes in the same order"
+            )
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+            raise ValueError(f"budget={budget!r} must be a positive int or None")
+        if query_size is not None and (isinstance(query_size, bool) or not isinstance(query_size, int) or query_size < 1):
+            raise ValueError(f"query_size={query_size!r} must be a positive int or None")
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed={seed!r} must be a non-negative int")
+        if test is not None and test_label_column not in test.column_names:
+            raise ValueError(f"test_label_column={test_label_column!r} is not a column of test ({test.column_names})")
+        self.classifier = classifier
+        self.pool = pool
+        self.trainer = trainer
+        self.strategy = build_strategy(strategy)
+        self.initial_strategy = build_strategy(initial_strategy)
+        self.budget = budget
+        self.test = test
+        self.seed = seed
+        self.query_size = query_size or pool.num_classes
+        self.stopping = tuple(stopping)
+        self.test_label_column = test_label_column
+        self.history: list[dict[str, Any]] = []
+        self.pending: Query | None = None
+        self.stop_reason: str | None = None
+        self._initial_pool_size = len(pool.unlabeled) + len(pool.labeled)
+        self._round_started = time.perf_counter()
+        self._query_seconds = 0.0
+        self._train_seconds = 0.0
+        self._fitted_labels = -1
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def round(self) -> int:
+        """Number of finished rounds (a round finishes with ``fit``)."""
+        return len(self.history)
+
+    @property
+    def num_labeled(self) -> int:
+        return len(self.pool.labeled)
+
+    @property
+    def remaining_budget(self) -> int:
+        """Labels still to spend (budget minus labeled, or the unlabeled pool size without a budget)."""
+        unlabeled = len(self.pool.unlabeled)
+        if self.budget is None:
+            return unlabeled
+        return max(0, min(self.budget - self.num_labeled, unlabeled))
+
+    # ------------------------------------------------------------------ steps
+
+    def predict_pool(self) -> Predictions:
+        """The classifier's predictions on every unlabeled and labeled pool item (one pass)."""
+        indices = np.union1d(self.pool.unlabeled, self.pool.labeled).astype(np.int64)
+        return self.trainer.predict(self.classifier, self.pool.dataset, indices, **self._predict_options())
+
+    def _predict_options(self) -> dict[str, Any]:
+        needs_samples = "prob_samples" in self._active_strategy().required_fields()
+        return {"mc_samples": 10} if needs_samples else {}
+
+    def _active_strategy(self) -> Strategy:
+        return self.initial_strategy if self.num_labeled == 0 else self.strategy
+
+    def query(self, k: int | None = None) -> Query:
+        """Ask the strategy for the next items to label (``k`` defaults to ``query_size``, capped by the budget).
+
+        The query is kept as ``pending`` until ``fit`` ends the round; calling ``query`` again recomputes it.
+        """
+        remaining = self.remaining_budget
+        if remaining == 0:
+            why = "the label budget is spent" if self.budget is not None else "the unlabeled pool is empty"
+            raise ValueError(f"cannot query: {why} ({self.num_labeled} labeled, budget {self.budget})")
+        k = min(self.query_size if k is None else k, remaining)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k={k!r} must be a positive int")
+        started = time.perf_counter()
+        strategy = self._active_strategy()
+        torch.manual_seed(_round_seed(self.seed, self.round, "predict"))
+        predictions = self.predict_pool()
+        context = QueryContext(
+            unlabeled=self.pool.unlabeled,
+            labeled=self.pool.labeled,
+            labels=self.pool.labels,
+            num_classes=self.pool.num_classes,
+            seed=self.seed,
+            round=self.round,
+            pool_size=self._initial_pool_size,
+        )
+        selection = strategy.select(predictions, int(k), context)
+        chosen = predictions.subset(selection.indices)
+        self._query_seconds += time.perf_counter() - started
+        self.pending = Query(
+            indices=selection.indices,
+            scores=selection.scores,
+            predicted=chosen.predicted,
+            confidence=chosen.confidence,
+            round=self.round,
+            strategy=strategy.name,
+        )
+        return self.pending
+
+    def teach(self, indices: Sequence[int] | IntArray, labels: Sequence[int | str], annotator: str = "human") -> None:
+        """Record labels (ints or class names) for dataset indices; written to the label store at once."""
+        self.pool.label(indices, labels, annotator=annotator)
+
+    def fit(self) -> ActiveLearner:
+        """Retrain the classifier on every labeled item; ends the round."""
+        if self.num_labeled == 0:
+            raise ValueError("cannot fit: nothing is labeled yet; label some items (teach) first")
+        started = time.perf_counter()
+        self.trainer.fit(self.classifier, self.pool.dataset, self.pool.labeled, self.pool.labels)
+        self._train_seconds += time.perf_counter() - started
+        self._fitted_labels = self.num_labeled
+        return self
+
+    def evaluate(self) -> dict[str, float]:
+        """Metrics of the current classifier on ``test`` (accuracy, ECE, MCE, ACE, NLL, Brier, error-detection AUROC)."""
+        if self.test is None:
+            return {}
+        indices = np.arange(len(self.test), dtype=np.int64)
+        predictions = self.trainer.predict(self.classifier, self.test, indices)
+        labels = torch.as_tensor(np.asarray(self.test[self.test_label_column], dtype=np.int64))
+        return {k: float(v) for k, v in evaluate_metrics(predictions.probs, labels).items()}
+
+    def end_round(self, metrics: Mapping[str, float] | None = None) -> dict[str, Any]:
+        """Close the round: append a history record (metrics, timings, what was queried) and start the next round."""
+        round_ = self.round
+        queried = self.pool.store.labels_in_round(round_)
+        given = np.asarray(list(queried.values()), dtype=np.int64)
+        record: dict[str, Any] = {
+            "round": round_,
+            "num_labeled": self.num_labeled,
+            **(metrics if metrics is not None else self.evaluate()),
+            "train_seconds": self._train_seconds,
+            "query_seconds": self._query_seconds,
+            "queried": sorted(int(i) for i in queried),
+            "queried_class_histogram": np.bincount(given, minlength=self.pool.num_classes).tolist(),
+            "strategy": self.pending.strategy if self.pending is not None else self._active_strategy().name,
+            "seed": self.seed,
+        }
+        self.history.append(record)
+        self.pending = None
+        self._train_seconds = self._query_seconds = 0.0
+        self.pool.next_round()
+        return record
+
+    def step(self, oracle: Oracle) -> dict[str, Any]:
+        """One simulated round: query, label with ``oracle``, fit, evaluate, record."""
+        query = self.query()
+        self.teach(query.indices, list(oracle(query.indices)), annotator="oracle")
+        self.fit()
+        return self.end_round()
+
+    def check_stopping(self) -> str | None:
+        """Why the loop should stop now, or ``None``."""
+        if self.remaining_budget == 0:
+            return "label budget spent" if self.budget is not None else "unlabeled pool exhausted"
+        criteria: list[StoppingCriterion] = list(self.stopping)
+        if self.budget is not None:
+            criteria.append(LabelBudget(self.budget))
+        for criterion in criteria:
+            reason = criterion.should_stop(self.history)
+            if reason:
+                return reason
+        return None
+
+    def run(self, rounds: int, oracle: Oracle | None = None, *, progress: bool = True) -> list[dict[str, Any]]:
+        """Run up to ``rounds`` simulated rounds (stopping early on the budget or a stopping criterion).
+
+        ``oracle`` defaults to the pool data set's ``label`` column. Returns the history.
+        """
+        if oracle is None:
+            oracle = DatasetOracle(self.pool.dataset)
+        limit = MaxRounds(self.round + rounds)
+        bar = tqdm(total=rounds, desc="active learning", unit="round", disable=not progress)
+        with bar:
+            while True:
+                reason = self.check_stopping() or limit.should_stop(self.history)
+                if reason:
+                    self.stop_reason = reason
+                    break
+                record = self.step(oracle)
+                bar.update(1)
+                bar.set_postfix(labels=record["num_labeled"], acc=f"{record.get('accuracy', float('nan')):.3f}")
+        return self.history
+
+    # ------------------------------------------------------------------ persistence
+
+    def history_json(self) -> str:
+        """The history as JSON text."""
+        return json.dumps(self.history, indent=2)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write everything needed to resume: settings, history, pending query and the trained adapter.
+
+        Labels live in the pool's label store (already on disk when it has a path); an in-memory store is copied to
+        ``labels.jsonl`` here.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        store = self.pool.store
+        store_path = store.path
+        if store_path is None:
+            store_path = directory / "labels.jsonl"
+            _copy_store(store, store_path)
+        self.classifier.save_adapter(directory / "adapter")
+        state = {
+            "format": 1,
+            "classifier": self.classifier.spec(),
+            "trainer": dataclasses.asdict(self.trainer.config),
+            "strategy": self.strategy.to_spec(),
+            "initial_strategy": self.initial_strategy.to_spec(),
+            "budget": self.budget,
+            "seed": self.seed,
+            "query_size": self.query_size,
+            "initial_pool_size": self._initial_pool_size,
+            "pool_indices": None if self.pool.indices is None else self.pool.indices.tolist(),
+            "store": str(Path(store_path).resolve()),
+            "fitted_labels": self._fitted_labels,
+            "history": self.history,
+            "pending": None if self.pending is None else self.pending.to_dict(),
+            "test_label_column": self.test_label_column,
+        }
+        tmp = directory / (_STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(directory / _STATE_FILE)  # atomic: a crash mid-save never leaves a half-written state
+        return directory
+
+    @classmethod
+    def load(
+        cls,
+        directory: str | Path,
+        dataset: Any,
+        *,
+        test: Any = None,
+        classifier: Any = None,
+        stopping: Sequence[StoppingCriterion] = (),
+    ) -> ActiveLearner:
+        """Resume a learner written by ``save``; pass the same pool data set (and test set) again.
+
+        The classifier is rebuilt from its saved spec (or pass one) and its adapter weights restored, so the next
+        ``query()`` is the one an uninterrupted run would have made.
+        """
+        from alnb.models import load_classifier
+        from alnb.training import Trainer, TrainerConfig
+
+        directory = Path(directory)
+        path = directory / _STATE_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist; expected a folder written by ActiveLearner.save")
+        state = json.loads(path.read_text())
+        spec = state["classifier"]
+        if classifier is None:
+            classifier = load_classifier(spec["model"], spec["class_names"], adapter=spec["adapter"], **spec["options"])
+        classifier.load_adapter(directory / "adapter")
+        pool = Pool.from_file(state["store"], dataset, spec["class_names"], indices=state["pool_indices"])
+        learner = cls(
+            classifier,
+            pool,
+            Trainer(TrainerConfig(**state["trainer"])),
+            state["strategy"],
+            state["budget"],
+            test=test,
+            seed=state["seed"],
+            query_size=state["query_size"],
+            initial_strategy=state["initial_strategy"],
+            stopping=stopping,
+            test_label_column=state["test_label_column"],
+        )
+        learner.history = list(state["history"])
+        while pool.round < learner.round:  # a restart right after a round ended, before any new label
+            pool.next_round()
+        learner.pending = None if state["pending"] is None else Query.from_dict(state["pending"])
+        learner._initial_pool_size = int(state["initial_pool_size"])
+        learner._fitted_labels = int(state["fitted_labels"])
+        return learner

@@ -1,0 +1,131 @@
+"""Registry of losses by name: a new loss is one small file that calls :func:`register_loss`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, overload
+
+import torch
+
+__all__ = ["LossFn", "LossSpec", "available_losses", "get_loss", "loss_spec", "register_loss"]
+
+#: A loss maps logits ``[N, C]`` and labels ``[N]`` to a scalar tensor.
+LossFn = Callable[..., torch.Tensor]
+Role = Literal["base", "calibration"]
+ROLES: tuple[str, ...] = ("base", "calibration")
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A registered loss.
+
+    Parameters
+    ----------
+    name : str
+        Registry name.
+    fn : callable
+        ``fn(logits, labels, **kwargs) -> Tensor`` (scalar).
+    role : {"base", "calibration"}
+        ``"base"`` losses (cross-entropy, focal, label smoothing) **replace** cross-entropy in
+        :class:`~alnb.losses.CalibratedObjective`; ``"calibration"`` losses (uc, avuc, mmce, none) are
+        **added** to the base loss with a scheduled weight.
+    """
+
+    name: str
+    fn: LossFn
+    role: Role
+
+
+_REGISTRY: dict[str, LossSpec] = {}
+
+
+@overload
+def register_loss(
+    name: str, fn: None = None, *, role: Role = "calibration", overwrite: bool = False
+) -> Callable[[LossFn], LossFn]: ...
+
+
+@overload
+def register_loss(
+    name: str, fn: LossFn, *, role: Role = "calibration", overwrite: bool = False
+) -> LossFn: ...
+
+
+def register_loss(
+    name: str, fn: LossFn | None = None, *, role: Role = "calibration", overwrite: bool = False
+) -> LossFn | Callable[[LossFn], LossFn]:
+    """Register a loss under ``name``; use as ``@register_loss("name")`` or ``register_loss("name", fn)``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (non-empty).
+    fn : callable, optional
+        The loss; omit it to use ``register_loss`` as a decorator.
+    role : {"base", "calibration"}
+        Whether the loss replaces cross-entropy (``"base"``) or is added to it (``"calibration"``).
+    overwrite : bool
+        Allow replacing an existing entry (otherwise a duplicate name raises ``ValueError``).
+
+    Returns
+    -------
+    callable
+        ``fn`` unchanged (or a decorator that registers and returns it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> @register_loss("zero_example")
+    ... def zero_loss(logits, labels):
+    ...     return logits.sum() * 0
+    >>> "zero_example" in available_losses()
+    True
+    >>> _ = _REGISTRY.pop("zero_example")  # keep the doctest side-effect free
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}.")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}.")
+
+    def decorator(loss: LossFn) -> LossFn:
+        if not callable(loss):
+            raise ValueError(f"the loss registered as {name!r} must be callable, got {loss!r}.")
+        if name in _REGISTRY and not overwrite:
+            raise ValueError(
+                f"a loss named {name!r} is already registered; pass overwrite=True to replace it."
+            )
+        _REGISTRY[name] = LossSpec(name=name, fn=loss, role=role)
+        return loss
+
+    return decorator if fn is None else decorator(fn)
+
+
+def loss_spec(name: str) -> LossSpec:
+    """The :class:`LossSpec` of ``name``; an unknown name raises ``ValueError`` listing the known ones."""
+    if name not in _REGISTRY:
+        known = ", ".join(repr(n) for n in available_losses())
+        raise ValueError(f"unknown loss {name!r}; expected one of {known}.")
+    return _REGISTRY[name]
+
+
+def get_loss(name: str, **kwargs: Any) -> LossFn:
+    """The loss registered as ``name``, with ``kwargs`` bound (e.g. ``get_loss("focal", gamma=2.0)``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> loss = get_loss("uc")
+    >>> float(loss(torch.tensor([[4.0, 0.0], [0.0, 4.0]]), torch.tensor([0, 1]))) >= 0
+    True
+    """
+    fn = loss_spec(name).fn
+    return functools.partial(fn, **kwargs) if kwargs else fn
+
+
+def available_losses(role: Role | None = None) -> list[str]:
+    """Sorted names of the registered losses, optionally only those of one role."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES} or None, got {role!r}.")
+    return sorted(n for n, spec in _REGISTRY.items() if role is None or spec.role == role)
