@@ -69,6 +69,7 @@ class ExperimentConfig:
     rounds: int = 10
     query_size: int | None = None  # default: number of classes (C-PEAL)
     epochs: int = 10
+    warmup_epochs: int | None = None  # default: 1 (C-PEAL), 0 for single-epoch runs
     lr: float = 0.002
     batch_size: int = 32
     optimizer: str = "sgd"
@@ -136,6 +137,7 @@ def run_experiment(
     trainer = Trainer(
         TrainerConfig(
             epochs=config.epochs,
+            warmup_epochs=min(1, config.epochs - 1) if config.warmup_epochs is None else config.warmup_epochs,
             lr=config.lr,
             batch_size=config.batch_size,
             optimizer=config.optimizer,

@@ -119,6 +119,20 @@ def _copy_store(store: LabelStore, path: Path) -> None:
     tmp.replace(path)
 
 
+def _classifier_spec(classifier: Any) -> dict[str, Any]:
+    """What ``load_classifier`` needs to rebuild the classifier (its weights come from the saved adapter)."""
+    described = classifier._describe()
+    templates = getattr(classifier, "templates", None)
+    return {
+        "model": described["model"],
+        "class_names": described["class_names"],
+        "adapter": described["adapter"],
+        "options": described["config"],
+        "templates": None if templates is None else list(templates),
+        "seed": int(classifier.seed),
+    }
+
+
 def _round_seed(seed: int, round_: int, salt: str) -> int:
     return int(np.random.default_rng([seed, round_, zlib.crc32(salt.encode())]).integers(0, 2**31 - 1))
 
@@ -379,7 +393,7 @@ class ActiveLearner:
         self.classifier.save_adapter(directory / "adapter")
         state = {
             "format": 1,
-            "classifier": self.classifier.spec(),
+            "classifier": _classifier_spec(self.classifier),
             "trainer": dataclasses.asdict(self.trainer.config),
             "strategy": self.strategy.to_spec(),
             "initial_strategy": self.initial_strategy.to_spec(),
@@ -424,7 +438,14 @@ class ActiveLearner:
         state = json.loads(path.read_text())
         spec = state["classifier"]
         if classifier is None:
-            classifier = load_classifier(spec["model"], spec["class_names"], adapter=spec["adapter"], **spec["options"])
+            classifier = load_classifier(
+                spec["model"],
+                spec["class_names"],
+                adapter=spec["adapter"],
+                templates=spec["templates"],
+                seed=spec["seed"],
+                **spec["options"],
+            )
         classifier.load_adapter(directory / "adapter")
         pool = Pool.from_file(state["store"], dataset, spec["class_names"], indices=state["pool_indices"])
         learner = cls(

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,10 +60,10 @@ def model_config(vocab_size: int, bos: int, eos: int, pad: int):  # noqa: ANN201
             "pad_token_id": pad,
         },
         vision_config={
-            "hidden_size": 192,
-            "intermediate_size": 768,
-            "num_hidden_layers": 6,
-            "num_attention_heads": 6,
+            "hidden_size": 128,
+            "intermediate_size": 512,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
             "image_size": 32,
             "patch_size": 8,
         },
@@ -186,7 +188,7 @@ def write_model_card(out: Path) -> None:
     lines = [
         "# alnb tiny CLIP",
         "",
-        "A 3.6M-parameter CLIP pretrained from scratch by alnb on procedurally generated 32×32 image–caption pairs",
+        "A tiny CLIP (about 1.9M parameters) pretrained from scratch by alnb on procedurally generated 32×32 image–caption pairs",
         "(digits printed and handwritten, geometric shapes, colours, textured backgrounds), on CPU. It exists so that every",
         "alnb feature runs offline; it is not a general-purpose model.",
         "",
@@ -215,15 +217,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "tiny_clip")
     parser.add_argument("--run-dir", type=Path, default=Path("pretrain_runs/tiny_clip"))
-    parser.add_argument("--steps", type=int, default=8000)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--decay-frac", type=float, default=0.2)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads; 0 = adapt to the machine's load every 50 steps"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from --run-dir's checkpoint")
     args = parser.parse_args(argv)
 
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     from transformers import CLIPModel
 
     torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or 2)
     tokenizer = build_tokenizer(CONTEXT_LENGTH)
     config = model_config(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
     model = CLIPModel(config)
@@ -247,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resumed at step {start} (best zero-shot mean {best:.3f})", flush=True)
     recipe = {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "vision": "ViT 192 wide × 6 layers, patch 8, 32×32 images",
+        "vision": "ViT 128 wide × 4 layers, patch 8, 32×32 images",
         "text": f"transformer 128 wide × 4 layers, word-level vocabulary of {len(tokenizer)}, context {CONTEXT_LENGTH}",
         "projection_dim": 128,
         "optimizer": f"AdamW lr {args.lr}, weight decay {args.weight_decay}, betas (0.9, 0.98)",
@@ -257,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         "seed": args.seed,
         "data": f"fresh procedural batches per step; {SKLEARN_LIKE_SHARE:.0%} low-resolution white-on-black digits; "
         f"{LONG_BATCH_SHARE:.0%} of batches with long filler-prefixed captions",
-        "command": "python -m alnb.embedded.pretrain " + " ".join(argv or []),
+        "command": "python -m alnb.embedded.pretrain " + " ".join(sys.argv[1:] if argv is None else argv),
     }
     evals = evaluation_sets()
     loader = DataLoader(SceneBatches(args.seed, start, args.batch_size), batch_size=None, num_workers=1)
@@ -277,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         done = step + 1
         if done % 50 == 0:
+            if not args.threads:  # two threads stall on each other when another process holds a core
+                torch.set_num_threads(1 if os.getloadavg()[0] > 2.5 else 2)
             elapsed = elapsed_before + time.time() - t0
             print(f"step {done}/{args.steps} loss {running:.3f} lr {optimizer.param_groups[0]['lr']:.2e} "
                   f"{elapsed / 60:.1f} min", flush=True)  # fmt: skip
