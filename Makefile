@@ -21,7 +21,8 @@ demo: $(STAMP)
 	$(BIN)/alnb compare --out runs/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	@bash .ci/browser-deps.sh
+	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check alnb tests scripts

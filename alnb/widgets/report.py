@@ -1,0 +1,182 @@
+"""What a round changed: reliability diagram, learning curves and the classes that were queried."""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ipywidgets as w
+import numpy as np
+from IPython.display import Image as DisplayImage
+from matplotlib.figure import Figure
+
+from alnb.plots import class_histogram, format_ece, learning_curves, reliability_diagram
+from alnb.widgets.labeling import check_display_names
+
+__all__ = ["RoundReport"]
+
+
+def _check_history(history: Any) -> list[Mapping[str, Any]]:
+    if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
+        raise ValueError(f"history must be a list of round records (dicts), got {type(history).__name__}.")
+    for i, record in enumerate(history):
+        if not isinstance(record, Mapping) or "num_labeled" not in record:
+            raise ValueError(f"history[{i}] must be a dict with at least 'num_labeled', got {record!r:.120}.")
+    return list(history)
+
+
+def _has_metric(history: Sequence[Mapping[str, Any]], metric: str) -> bool:
+    return bool(history) and all(
+        isinstance(r.get(metric), (int, float)) and math.isfinite(float(r[metric])) for r in history
+    )
+
+
+class RoundReport(w.VBox):
+    """A summary line and one figure that :meth:`update` redraws after every round.
+
+    The figure has four panels: the reliability diagram of the current model on the test set, the learning
+    curves of accuracy and ECE against the number of labels (this session's history, next to earlier runs
+    passed as ``baselines``), and a histogram of the classes queried so far. A panel without data (no test
+    set, no round yet) says so instead.
+
+    The figure is a :class:`matplotlib.figure.Figure` built without pyplot, rendered once to PNG and appended
+    to an ``ipywidgets.Output``, so it is never displayed twice and no pyplot figure is left open.
+
+    Parameters
+    ----------
+    class_names : sequence of str
+        Class names (histogram ticks).
+    baselines : mapping of str to list of histories, optional
+        Earlier runs to compare with, in :func:`alnb.plots.learning_curves`'s ``runs`` format
+        (``name -> [history_seed0, ...]``, or a single history).
+    name : str
+        Legend name of this session's curve.
+    n_bins : int
+        Bins of the reliability diagram; the default matches :func:`alnb.metrics.evaluate`, so the ECE in the
+        diagram's title equals the ECE in the learner's history.
+    figsize : (float, float)
+        Figure size in inches.
+    dpi : int
+        Resolution of the rendered PNG.
+
+    Examples
+    --------
+    >>> report = RoundReport(["cat", "dog"])
+    >>> report.update([{"round": 0, "num_labeled": 2, "accuracy": 0.5, "ece": 0.2,
+    ...                 "queried_class_histogram": [1, 1]}])
+    >>> report.summary.value
+    '<b class="alnb-summary">After round 0: 2 labels · accuracy 0.500 · ECE 0.2000</b>'
+    """
+
+    def __init__(
+        self,
+        class_names: Sequence[str],
+        *,
+        baselines: Mapping[str, Any] | None = None,
+        name: str = "this session",
+        n_bins: int = 15,
+        figsize: tuple[float, float] = (10.0, 7.0),
+        dpi: int = 80,
+    ) -> None:
+        super().__init__()
+        self._class_names = check_display_names(class_names)
+        if baselines is not None and not isinstance(baselines, Mapping):
+            raise ValueError(
+                f"baselines must be a mapping of run name to histories, got {type(baselines).__name__}."
+            )
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"name must be a non-empty string, got {name!r}.")
+        if baselines is not None and name in baselines:
+            raise ValueError(
+                f"name={name!r} is also a key of baselines {list(baselines)}; pick another name."
+            )
+        if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+            raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+        if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 400:
+            raise ValueError(f"dpi must be an integer in [20, 400], got {dpi!r}.")
+        self.baselines = dict(baselines or {})
+        self.name = name
+        self.n_bins = n_bins
+        self.figsize = (float(figsize[0]), float(figsize[1]))
+        self.dpi = dpi
+        self.summary = w.HTML(
+            "<i>No round finished yet: the report appears after the first submitted batch.</i>"
+        )
+        self.output = w.Output()
+        #: The last figure drawn (kept for inspection; it is not attached to pyplot).
+        self.figure: Figure | None = None
+        #: PNG bytes of the last figure.
+        self.png: bytes | None = None
+        self.add_class("alnb-report")
+        self.children = [self.summary, self.output]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._class_names
+
+    def update(self, history: Sequence[Mapping[str, Any]], probs: Any = None, labels: Any = None) -> None:
+        """Redraw the report for ``history`` (the learner's) and, when given, test-set ``probs`` / ``labels``.
+
+        Parameters
+        ----------
+        history : list of dict
+            :attr:`alnb.ActiveLearner.history`; records need ``num_labeled`` and, for the curves, ``accuracy``
+            and ``ece``; ``queried_class_histogram`` feeds the class histogram.
+        probs : array-like, shape (N, C), optional
+            Test-set probabilities of the current model (reliability diagram).
+        labels : array-like of int, shape (N,), optional
+            Test-set labels.
+        """
+        history = _check_history(history)
+        if (probs is None) != (labels is None):
+            raise ValueError("probs and labels must be given together (both or neither).")
+        self.summary.value = self._summary(history)
+        fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+        axes = fig.subplots(2, 2)
+        if probs is not None:
+            reliability_diagram(probs, labels, n_bins=self.n_bins, ax=axes[0, 0], title="test set")
+        else:
+            self._empty(axes[0, 0], "reliability diagram:\nno test set")
+        runs = {**self.baselines, self.name: history}
+        for ax, metric, label in ((axes[0, 1], "accuracy", "accuracy"), (axes[1, 0], "ece", "ECE")):
+            if _has_metric(history, metric):
+                learning_curves(runs, metric, ax=ax, title=f"{label} vs number of labels")
+                # A zero floor keeps rounds comparable by eye; accuracy also gets its natural ceiling.
+                # dataLim covers every run drawn (baselines and their bands too).
+                ax.set_ylim(0.0, 1.0 if metric == "accuracy" else max(0.05, 1.15 * float(ax.dataLim.y1)))
+            else:
+                self._empty(ax, f"{label} curve:\nno test metrics yet")
+        counts = np.zeros(len(self._class_names), dtype=np.int64)
+        for record in history:
+            hist = record.get("queried_class_histogram")
+            if hist is not None:
+                counts += np.asarray(hist, dtype=np.int64)
+        last = int(history[-1].get("round", len(history) - 1)) if history else -1
+        rounds = "no round yet" if last < 0 else "round 0" if last == 0 else f"rounds 0–{last}"
+        class_histogram(counts, self._class_names, ax=axes[1, 1], title=f"classes queried ({rounds})")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=self.dpi)
+        self.figure = fig
+        self.png = buffer.getvalue()
+        # Replace (not append to) the output: one figure per report, whatever the number of rounds.
+        self.output.outputs = ()
+        self.output.append_display_data(DisplayImage(data=self.png, format="png"))
+
+    def _summary(self, history: Sequence[Mapping[str, Any]]) -> str:
+        if not history:
+            return "<i>No round finished yet.</i>"
+        last = history[-1]
+        parts = [f"After round {int(last.get('round', len(history) - 1))}: {int(last['num_labeled'])} labels"]
+        if _has_metric([last], "accuracy"):
+            parts.append(f"accuracy {float(last['accuracy']):.3f}")
+        if _has_metric([last], "ece"):
+            parts.append(f"ECE {format_ece(float(last['ece']))}")
+        return f'<b class="alnb-summary">{html.escape(" · ".join(parts))}</b>'
+
+    @staticmethod
+    def _empty(ax: Any, text: str) -> None:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, text, ha="center", va="center", color="gray", transform=ax.transAxes)
