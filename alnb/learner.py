@@ -208,6 +208,7 @@ class ActiveLearner:
         self.test_label_column = test_label_column
         self.history: list[dict[str, Any]] = []
         self.pending: Query | None = None
+        self.last_test_predictions: Predictions | None = None
         self.stop_reason: str | None = None
         self._initial_pool_size = len(pool.unlabeled) + len(pool.labeled)
         self._round_started = time.perf_counter()
@@ -301,13 +302,22 @@ class ActiveLearner:
         return self
 
     def evaluate(self) -> dict[str, float]:
-        """Metrics of the current classifier on ``test`` (accuracy, ECE, MCE, ACE, NLL, Brier, error-detection AUROC)."""
+        """Metrics of the current classifier on ``test`` (accuracy, ECE, MCE, ACE, NLL, Brier, error-detection AUROC).
+
+        The test predictions behind them stay in ``last_test_predictions`` (for reliability diagrams).
+        """
         if self.test is None:
             return {}
         indices = np.arange(len(self.test), dtype=np.int64)
-        predictions = self.trainer.predict(self.classifier, self.test, indices)
-        labels = torch.as_tensor(np.asarray(self.test[self.test_label_column], dtype=np.int64))
-        return {k: float(v) for k, v in evaluate_metrics(predictions.probs, labels).items()}
+        self.last_test_predictions = self.trainer.predict(self.classifier, self.test, indices)
+        return {k: float(v) for k, v in evaluate_metrics(self.last_test_predictions.probs, self.test_labels).items()}
+
+    @property
+    def test_labels(self) -> torch.Tensor:
+        """Labels of the test set (empty without one)."""
+        if self.test is None:
+            return torch.zeros(0, dtype=torch.long)
+        return torch.as_tensor(np.asarray(self.test[self.test_label_column], dtype=np.int64))
 
     def end_round(self, metrics: Mapping[str, float] | None = None) -> dict[str, Any]:
         """Close the round: append a history record (metrics, timings, what was queried) and start the next round."""

@@ -245,14 +245,9 @@ class ActiveLearningSession(w.VBox):
         learner = self.learner
         if learner.test is None:
             return {}, None, None
-        indices = np.arange(len(learner.test), dtype=np.int64)
-        predictions = learner.trainer.predict(learner.classifier, learner.test, indices)
-        labels = np.asarray(learner.test[learner.test_label_column], dtype=np.int64)
-        probs = predictions.probs.detach().cpu().numpy()
-        metrics = {
-            k: float(v) for k, v in evaluate_metrics(predictions.probs, torch.as_tensor(labels)).items()
-        }
-        return metrics, probs, labels
+        metrics = learner.evaluate()
+        probs = learner.last_test_predictions.probs.detach().cpu().numpy()
+        return metrics, probs, learner.test_labels.numpy()
 
     def _redraw_report(self) -> None:
         _, probs, labels = self._evaluate()

@@ -1,0 +1,75 @@
+"""Linear probe on frozen image features (the PEAL baseline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alnb._validation import check_choice
+from alnb.models.adapters.base import Adapter, AdapterConfig
+from alnb.models.registry import register_adapter
+
+if TYPE_CHECKING:
+    from alnb.models.base import Classifier
+
+__all__ = ["LinearProbe", "LinearProbeConfig"]
+
+INITS = ("zeroshot", "zeros")
+
+
+@dataclass
+class LinearProbeConfig(AdapterConfig):
+    """Options of the linear probe.
+
+    Parameters
+    ----------
+    init : {"zeroshot", "zeros"}
+        Vision-language models only: start the probe's weights from the normalised template text features, so
+        the untrained probe gives exactly the zero-shot logits (default), or from zeros (uniform predictions).
+        Vision-only models train their classifier's head, initialised like ``nn.Linear``.
+    """
+
+    init: str = "zeroshot"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice(self.init, "init", INITS)
+
+
+@register_adapter("linear", LinearProbeConfig)
+class LinearProbe(Adapter):
+    r"""A linear layer on frozen image features; nothing in the backbone trains.
+
+    On CLIP-like models the probe reads the normalised image features and keeps the model's temperature,
+    :math:`z = e^{s}\,\hat f W^\top + b`; with ``init="zeroshot"``, :math:`W` starts as the normalised class
+    text features and :math:`b = 0`. On vision-only models the classifier's own head is the probe.
+    """
+
+    def attach(self, classifier: Classifier) -> None:
+        if classifier.family == "vision_language":
+            with torch.no_grad():  # the joint embedding width, whatever the config calls it
+                width = classifier.template_text_features().shape[1]
+            self.probe = nn.Linear(width, classifier.num_classes)
+
+    def reset_parameters(self, classifier: Classifier, generator: torch.Generator) -> None:
+        if classifier.family != "vision_language":
+            return  # the classifier resets its head
+        with torch.no_grad():
+            if self.config.init == "zeroshot":
+                weight = F.normalize(classifier.template_text_features(), dim=-1)
+                self.probe.weight.copy_(weight.to(self.probe.weight.device, self.probe.weight.dtype))
+            else:
+                self.probe.weight.zero_()
+            self.probe.bias.zero_()
+
+    def classify(self, classifier: Classifier, embeddings: torch.Tensor) -> torch.Tensor:
+        if classifier.family != "vision_language":
+            return classifier.default_classify(embeddings)
+        scale = classifier.logit_scale.to(embeddings.dtype)  # type: ignore[attr-defined]
+        return scale * F.linear(embeddings, self.probe.weight.to(embeddings.dtype)) + self.probe.bias.to(
+            embeddings.dtype
+        )

@@ -1,0 +1,174 @@
+"""LoRA on attention projections through peft (C-PEAL's and PEAL's parameter-efficient fine-tuning)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from peft import LoraConfig, inject_adapter_in_model
+from peft.tuners.lora import LoraLayer
+from peft.utils import get_peft_model_state_dict, load_peft_weights, set_peft_model_state_dict
+from safetensors.torch import save_file
+from torch import nn
+
+from alnb._validation import check_choice, check_fraction, check_positive_int
+from alnb.models.adapters.base import Adapter, AdapterConfig, kaiming_uniform_
+from alnb.models.registry import register_adapter
+
+if TYPE_CHECKING:
+    from alnb.models.base import Classifier
+
+__all__ = ["LORA_TARGET_ALIASES", "LoRA", "LoRAConfig", "resolve_lora_targets"]
+
+TOWERS = ("both", "vision", "text")
+
+#: Short target names and the module names they match in different models and transformers versions.
+LORA_TARGET_ALIASES: dict[str, tuple[str, ...]] = {
+    "q": ("q_proj", "query", "q"),
+    "k": ("k_proj", "key", "k"),
+    "v": ("v_proj", "value", "v"),
+    "o": ("out_proj", "o_proj"),
+}
+
+PEFT_WEIGHTS = "adapter_model.safetensors"
+_ADAPTER_NAME = "default"
+
+
+@dataclass
+class LoRAConfig(AdapterConfig):
+    """Options of LoRA (defaults: C-PEAL).
+
+    Parameters
+    ----------
+    r : int
+        Rank (4).
+    alpha : float
+        ``lora_alpha`` (4).
+    dropout : float
+        Dropout on the LoRA input (0.25); also what ``mc_samples`` samples.
+    use_rslora : bool
+        Scale by :math:`\\alpha/\\sqrt{r}` (True, rsLoRA) instead of :math:`\\alpha/r`.
+    towers : {"both", "vision", "text"}
+        Which towers of a vision-language model get LoRA; vision-only models have one tower, which ``"both"``
+        and ``"vision"`` mean.
+    targets : tuple of str
+        Attention projections: ``"q"``, ``"k"``, ``"v"``, ``"o"`` (matched to ``q_proj``/``query``/… by name
+        in each model), or literal module names such as ``"fc1"``.
+    """
+
+    r: int = 4
+    alpha: float = 4.0
+    dropout: float = 0.25
+    use_rslora: bool = True
+    towers: str = "both"
+    targets: tuple[str, ...] = field(default_factory=lambda: ("q", "k", "v"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive_int(self.r, "r")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, int | float) or self.alpha <= 0:
+            raise ValueError(f"alpha must be a positive number, got {self.alpha!r}.")
+        check_fraction(self.dropout, "dropout")
+        check_choice(self.towers, "towers", TOWERS)
+        if isinstance(self.targets, str):
+            self.targets = (self.targets,)
+        self.targets = tuple(self.targets)
+        if not self.targets or not all(isinstance(t, str) and t for t in self.targets):
+            raise ValueError(f"targets must be a non-empty list of module names, got {self.targets!r}.")
+
+
+def resolve_lora_targets(classifier: Classifier, towers: str, targets: tuple[str, ...]) -> list[str]:
+    """Full names of the ``nn.Linear`` modules that get LoRA, found with ``named_modules()``.
+
+    Each target must match at least one linear layer in every chosen tower; otherwise ``ValueError`` lists the
+    linear layer names the tower has.
+    """
+    if classifier.family == "vision":
+        if towers == "text":
+            raise ValueError(
+                "towers='text' needs a vision-language model; this model only has an image tower."
+            )
+        chosen = ["vision"]
+    else:
+        chosen = ["vision", "text"] if towers == "both" else [towers]
+    linear = {name: m for name, m in classifier.backbone.named_modules() if isinstance(m, nn.Linear)}
+    names: list[str] = []
+    for tower in chosen:
+        prefixes = classifier.tower_prefixes(tower)  # type: ignore[attr-defined]
+        in_tower = [n for n in linear if n.startswith(prefixes)]
+        for target in targets:
+            leaves = LORA_TARGET_ALIASES.get(target, (target,))
+            hits = [n for n in in_tower if n.rsplit(".", 1)[-1] in leaves]
+            if not hits:
+                found = sorted({n.rsplit(".", 1)[-1] for n in in_tower})
+                raise ValueError(
+                    f"LoRA target {target!r} matches no linear layer of the {tower} tower of "
+                    f"{classifier.model_name!r}; its linear layers are named {found}."
+                )
+            names.extend(hits)
+    return sorted(set(names))
+
+
+@register_adapter("lora", LoRAConfig)
+class LoRA(Adapter):
+    """Low-rank updates of attention projections, injected with ``peft.inject_adapter_in_model``.
+
+    ``A`` is initialised Kaiming-uniform (``a=√5``, as peft does) from the adapter seed and ``B`` at zero, so
+    an untrained LoRA leaves the model unchanged. On CLIP the text prompt stays on the fixed templates. Saved
+    in peft's own format (``adapter_model.safetensors`` + ``adapter_config.json``).
+    """
+
+    def trains_image_tower(self, classifier: Classifier) -> bool:
+        return classifier.family == "vision" or self.config.towers in ("both", "vision")  # type: ignore[attr-defined]
+
+    def trains_text(self, classifier: Classifier) -> bool:
+        return classifier.family == "vision_language" and self.config.towers in ("both", "text")  # type: ignore[attr-defined]
+
+    def attach(self, classifier: Classifier) -> None:
+        config: LoRAConfig = self.config  # type: ignore[assignment]
+        self.target_modules = resolve_lora_targets(classifier, config.towers, config.targets)
+        self.peft_config = LoraConfig(
+            r=config.r,
+            lora_alpha=config.alpha,
+            lora_dropout=config.dropout,
+            use_rslora=config.use_rslora,
+            target_modules=self.target_modules,
+            init_lora_weights=True,
+        )
+        inject_adapter_in_model(self.peft_config, classifier.backbone, adapter_name=_ADAPTER_NAME)
+
+    def _lora_layers(self, classifier: Classifier) -> list[LoraLayer]:
+        return [m for m in classifier.backbone.modules() if isinstance(m, LoraLayer)]
+
+    def reset_parameters(self, classifier: Classifier, generator: torch.Generator) -> None:
+        for layer in self._lora_layers(classifier):
+            kaiming_uniform_(layer.lora_A[_ADAPTER_NAME].weight, generator)
+            with torch.no_grad():
+                layer.lora_B[_ADAPTER_NAME].weight.zero_()
+
+    def plain_state(self, classifier: Classifier) -> dict[str, torch.Tensor]:
+        return {n: p for n, p in classifier.named_parameters() if p.requires_grad and "lora_" not in n}
+
+    def save(self, classifier: Classifier, directory: Path) -> None:
+        state = get_peft_model_state_dict(classifier.backbone, adapter_name=_ADAPTER_NAME)
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(directory / PEFT_WEIGHTS))
+        self.peft_config.save_pretrained(str(directory))
+        super().save(classifier, directory)
+
+    def load(self, classifier: Classifier, directory: Path) -> None:
+        if not (directory / PEFT_WEIGHTS).is_file():
+            raise FileNotFoundError(
+                f"{directory / PEFT_WEIGHTS} is missing; was it written by save_adapter()?"
+            )
+        weights = load_peft_weights(str(directory), device=str(classifier.device))
+        expected = get_peft_model_state_dict(classifier.backbone, adapter_name=_ADAPTER_NAME)
+        if set(weights) != set(expected):
+            missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
+            raise ValueError(
+                f"the LoRA weights in {directory} do not fit this model: missing {missing[:5]}, unexpected "
+                f"{extra[:5]}."
+            )
+        set_peft_model_state_dict(classifier.backbone, weights, adapter_name=_ADAPTER_NAME)
+        super().load(classifier, directory)

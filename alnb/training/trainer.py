@@ -1,0 +1,447 @@
+"""The accelerate-backed Trainer: ``fit`` an adapter on labeled dataset indices, ``predict`` on any."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from alnb._validation import check_labels
+from alnb.losses import CalibratedObjective
+from alnb.models.base import Classifier
+from alnb.predictions import Predictions
+from alnb.training.cache import FeatureCache, dataset_fingerprint
+from alnb.training.config import TrainerConfig
+from alnb.training.data import FeatureBatches, ImageBatches, Positions, check_indices
+
+__all__ = ["EpochLog", "FitResult", "Trainer"]
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    """One training epoch: learning rate, mean losses over the epoch's samples, and wall time."""
+
+    epoch: int
+    lr: float
+    loss: float
+    ce: float
+    calibration: float
+    calibration_weight: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What the last ``fit`` did (``Trainer.last_fit_``).
+
+    Attributes
+    ----------
+    epochs : tuple of EpochLog
+        Per-epoch losses (``loss`` = total, ``ce`` = base loss, ``calibration`` = unweighted calibration
+        term).
+    n_samples : int
+        Labeled samples trained on.
+    seconds : float
+        Wall time of the whole fit, including feature encoding.
+    encode_seconds : float
+        Part of ``seconds`` spent encoding images for the feature cache.
+    used_feature_cache : bool
+        Whether training ran on cached image features.
+    trained : bool
+        False when there was nothing to train (no trainable parameters, e.g. zero-shot, or no samples).
+    """
+
+    epochs: tuple[EpochLog, ...]
+    n_samples: int
+    seconds: float
+    encode_seconds: float
+    used_feature_cache: bool
+    trained: bool
+
+    @property
+    def losses(self) -> list[float]:
+        """Mean total loss of each epoch."""
+        return [e.loss for e in self.epochs]
+
+
+def _check_classifier(classifier: Any) -> Classifier:
+    if not isinstance(classifier, Classifier):
+        raise ValueError(
+            "classifier must be an alnb Classifier (from alnb.models.load_classifier), "
+            f"got {type(classifier)!r}."
+        )
+    return classifier
+
+
+def _dropouts(module: nn.Module) -> list[nn.Dropout]:
+    return [m for m in module.modules() if isinstance(m, nn.Dropout) and m.p > 0]
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch for a block and restore the caller's RNG state afterwards."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class Trainer:
+    """Trains a classifier's adapter and predicts with it, on CPU, one GPU or several processes (accelerate).
+
+    Parameters
+    ----------
+    config : TrainerConfig, optional
+        Training options (defaults: C-PEAL's).
+    accelerator : accelerate.Accelerator, optional
+        Use this one; by default the Trainer creates one at first use (CPU when there is no GPU; under
+        ``accelerate launch`` it joins the launched processes).
+
+    Attributes
+    ----------
+    feature_cache : FeatureCache
+        Frozen image features by (classifier fingerprint, dataset fingerprint, index); kept across calls.
+    last_fit_ : FitResult
+        Set by :meth:`fit`.
+    accelerator_ : accelerate.Accelerator
+        The accelerator in use (after the first call).
+
+    Examples
+    --------
+    >>> trainer = Trainer(TrainerConfig(epochs=10, calibration="uc"))
+    >>> round(trainer.objective().weight_at(2), 2)  # C-PEAL's annealed weight of the UC term in epoch 2
+    0.12
+    >>> trainer.fit(classifier, dataset, indices=[0, 5, 9], labels=[2, 0, 1])  # doctest: +SKIP
+    >>> predictions = trainer.predict(classifier, dataset, indices=range(100))  # doctest: +SKIP
+    """
+
+    def __init__(self, config: TrainerConfig | None = None, accelerator: Accelerator | None = None) -> None:
+        if config is not None and not isinstance(config, TrainerConfig):
+            raise ValueError(f"config must be a TrainerConfig or None, got {config!r}.")
+        if accelerator is not None and not isinstance(accelerator, Accelerator):
+            raise ValueError(f"accelerator must be an accelerate.Accelerator or None, got {accelerator!r}.")
+        self.config = config if config is not None else TrainerConfig()
+        self.accelerator = accelerator
+        self.feature_cache = FeatureCache()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _accelerator(self) -> Accelerator:
+        if getattr(self, "accelerator_", None) is None:
+            if self.accelerator is not None:
+                self.accelerator_ = self.accelerator
+            else:
+                self.accelerator_ = Accelerator(
+                    cpu=not torch.cuda.is_available(), mixed_precision=self._precision()
+                )
+        return self.accelerator_
+
+    def _precision(self) -> str:
+        """The configured precision where the hardware has it, else "no" (CPU runs stay in float32)."""
+        wanted = self.config.mixed_precision
+        if wanted == "no" or not torch.cuda.is_available():
+            return "no"
+        if wanted == "bf16" and not torch.cuda.is_bf16_supported():
+            return "no"
+        return wanted
+
+    def _bar(self, accelerator: Accelerator, **kwargs: Any) -> tqdm:
+        return tqdm(disable=self.config.quiet or not accelerator.is_main_process, leave=False, **kwargs)
+
+    @staticmethod
+    def _forget(accelerator: Accelerator, *objects: Any) -> None:
+        """Drop accelerate's references to what this call prepared (it keeps every prepared object).
+
+        ``Accelerator.free_memory`` would also drop the caller's objects and run a slow ``gc.collect``.
+        """
+        for name in ("_models", "_optimizers", "_dataloaders"):
+            items = getattr(accelerator, name, None)
+            if isinstance(items, list):
+                items[:] = [item for item in items if not any(item is obj for obj in objects)]
+
+    def _encode(
+        self, classifier: Classifier, dataset: Any, indices: npt.NDArray[np.int64], accelerator: Accelerator
+    ) -> torch.Tensor:
+        """Image features ``[N, d]`` (CPU, float32) of ``indices``, computed across all processes."""
+        collate = ImageBatches(dataset, indices, None, self.config.image_column, classifier.preprocess)
+        loader = accelerator.prepare(
+            DataLoader(Positions(len(indices)), batch_size=self.config.eval_batch_size, collate_fn=collate)
+        )
+        self._forget(accelerator, loader)
+        classifier.eval()
+        positions, features = [], []
+        with torch.no_grad(), self._bar(accelerator, total=len(loader), desc="encoding images") as bar:
+            for batch in loader:
+                with accelerator.autocast():
+                    out = classifier.encode_images(batch["pixel_values"])
+                pos, feats = accelerator.gather_for_metrics((batch["positions"], out.float()))
+                positions.append(pos.cpu())
+                features.append(feats.cpu())
+                bar.update()
+        result = torch.empty(len(indices), features[0].shape[1])
+        result[torch.cat(positions)] = torch.cat(features)
+        return result
+
+    def _features(
+        self, classifier: Classifier, dataset: Any, indices: npt.NDArray[np.int64], accelerator: Accelerator
+    ) -> torch.Tensor:
+        """Cached features of ``indices``; only rows not cached yet go through the image tower."""
+        key = (classifier.fingerprint(), dataset_fingerprint(dataset))
+        missing = self.feature_cache.missing(key, indices)
+        if len(missing):
+            self.feature_cache.add(key, missing, self._encode(classifier, dataset, missing, accelerator))
+        return self.feature_cache.get(key, indices)
+
+    def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        cfg = self.config
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def objective(self) -> CalibratedObjective:
+        """The loss ``fit`` minimises: base loss + scheduled calibration term (see ``alnb.losses``)."""
+        cfg = self.config
+        return CalibratedObjective(
+            calibration=cfg.calibration,
+            weight=cfg.calibration_weight,
+            schedule=cfg.calibration_schedule,
+            epochs=cfg.epochs,
+        )
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, classifier: Classifier, dataset: Any, indices: Any, labels: Any) -> Trainer:
+        """Train ``classifier``'s adapter on dataset-wide ``indices`` with the caller's ``labels``.
+
+        Parameters
+        ----------
+        classifier : Classifier
+            From :func:`alnb.models.load_classifier`; trained in place.
+        dataset : datasets.Dataset or sequence
+            Holds the images (column ``config.image_column``); its own labels are not used.
+        indices : sequence of int
+            Dataset-wide indices of the labeled items (no repeats).
+        labels : sequence of int
+            Class of each index, in ``[0, classifier.num_classes)``.
+
+        Returns
+        -------
+        Trainer
+            ``self``; ``last_fit_`` describes the run.
+        """
+        cfg = self.config
+        classifier = _check_classifier(classifier)
+        idx = check_indices(indices, len(dataset))
+        y = check_labels(labels, len(idx), classifier.num_classes)
+        accelerator = self._accelerator()
+        start = time.perf_counter()
+        classifier.to(accelerator.device)
+        with _seeded(cfg.seed, accelerator.device):
+            if cfg.reset_each_round:
+                classifier.reset_adapter(cfg.seed)
+            params = [p for p in classifier.parameters() if p.requires_grad]
+            use_cache = cfg.feature_cache and classifier.image_tower_frozen
+            if not params or len(idx) == 0:
+                self.last_fit_ = FitResult((), len(idx), time.perf_counter() - start, 0.0, False, False)
+                return self
+            encode_seconds = 0.0
+            collate: FeatureBatches | ImageBatches
+            if use_cache:
+                encode_start = time.perf_counter()
+                collate = FeatureBatches(self._features(classifier, dataset, idx, accelerator), y)
+                encode_seconds = time.perf_counter() - encode_start
+            else:
+                augment = (cfg.seed, 0) if cfg.augment else None
+                collate = ImageBatches(dataset, idx, y, cfg.image_column, classifier.preprocess, augment)
+            positions = Positions(len(idx))
+            loader = DataLoader(positions, batch_size=cfg.batch_size, collate_fn=collate)
+            model, optimizer, loader = accelerator.prepare(classifier, self._optimizer(params), loader)
+            torch.manual_seed(cfg.seed)  # again: encoding new rows must not shift dropout masks
+            try:
+                logs = self._train_epochs(
+                    model, optimizer, loader, positions, collate, use_cache, accelerator
+                )
+            finally:
+                self._forget(accelerator, model, optimizer, loader)
+        classifier.eval()
+        self.last_fit_ = FitResult(
+            tuple(logs), len(idx), time.perf_counter() - start, encode_seconds, use_cache, True
+        )
+        return self
+
+    def _train_epochs(
+        self,
+        model: nn.Module,
+        optimizer: Any,
+        loader: DataLoader,
+        positions: Positions,
+        collate: FeatureBatches | ImageBatches,
+        use_cache: bool,
+        accelerator: Accelerator,
+    ) -> list[EpochLog]:
+        cfg = self.config
+        objective = self.objective()
+        logs: list[EpochLog] = []
+        with self._bar(accelerator, total=cfg.epochs, desc=f"fit ({len(positions)} labeled)") as bar:
+            for epoch in range(cfg.epochs):
+                epoch_start = time.perf_counter()
+                lr = cfg.lr_at(epoch)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                # Every process computes the same order; accelerate then shards the batches.
+                positions.order = np.random.default_rng([cfg.seed, epoch]).permutation(len(positions))
+                if isinstance(collate, ImageBatches):
+                    collate.reseed((cfg.seed, epoch, accelerator.process_index))
+                model.train()
+                sums = torch.zeros(4, device=accelerator.device, dtype=torch.float64)
+                for batch in loader:
+                    key = "image_features" if use_cache else "pixel_values"
+                    with accelerator.autocast():
+                        logits = model(**{key: batch[key]})
+                    parts = objective.parts(logits.float(), batch["labels"], epoch)
+                    optimizer.zero_grad(set_to_none=True)
+                    accelerator.backward(parts.total)
+                    optimizer.step()
+                    n = float(len(batch["labels"]))
+                    sums += torch.stack(
+                        [
+                            parts.total.detach() * n,
+                            parts.base.detach() * n,
+                            parts.calibration.detach() * n,
+                            torch.tensor(n, device=sums.device),
+                        ]
+                    ).to(sums)
+                total, base, calibration, count = accelerator.reduce(sums, "sum").tolist()
+                logs.append(
+                    EpochLog(
+                        epoch=epoch,
+                        lr=lr,
+                        loss=total / count,
+                        ce=base / count,
+                        calibration=calibration / count,
+                        calibration_weight=objective.weight_at(epoch),
+                        seconds=time.perf_counter() - epoch_start,
+                    )
+                )
+                bar.set_postfix(loss=f"{total / count:.4f}")
+                bar.update()
+        return logs
+
+    # ------------------------------------------------------------------ predict
+
+    def predict(self, classifier: Classifier, dataset: Any, indices: Any, mc_samples: int = 0) -> Predictions:
+        """Logits, probabilities and embeddings of dataset-wide ``indices``, in the order given.
+
+        Parameters
+        ----------
+        classifier : Classifier
+            The classifier to evaluate (put in eval mode).
+        dataset : datasets.Dataset or sequence
+            Holds the images.
+        indices : sequence of int
+            Dataset-wide indices (no repeats).
+        mc_samples : int
+            K > 0 adds ``prob_samples`` ``[N, C, K]`` from K forward passes with dropout active (MC dropout;
+            needs dropout in the classifier: LoRA's, or ``feature_dropout`` of any adapter); ``probs`` is then
+            their mean. Text features are computed once, without dropout.
+
+        Returns
+        -------
+        Predictions
+        """
+        cfg = self.config
+        classifier = _check_classifier(classifier)
+        idx = check_indices(indices, len(dataset))
+        if isinstance(mc_samples, bool) or not isinstance(mc_samples, int) or mc_samples < 0:
+            raise ValueError(f"mc_samples must be a non-negative integer, got {mc_samples!r}.")
+        dropouts = _dropouts(classifier)
+        if mc_samples and not dropouts:
+            raise ValueError(
+                f"mc_samples={mc_samples} needs dropout in the classifier, but adapter "
+                f"{classifier.adapter_name!r} has none: load it with feature_dropout=0.1 (any adapter) or "
+                "use LoRA."
+            )
+        accelerator = self._accelerator()
+        classifier.to(accelerator.device).eval()
+        n, num_classes = len(idx), classifier.num_classes
+        if n == 0:
+            empty = torch.empty(0, num_classes)
+            samples = torch.empty(0, num_classes, mc_samples) if mc_samples else None
+            return Predictions(indices=idx, logits=empty, probs=empty.clone(), prob_samples=samples)
+        use_cache = cfg.feature_cache and classifier.image_tower_frozen
+        with _seeded(cfg.seed, accelerator.device):
+            collate: FeatureBatches | ImageBatches
+            if use_cache:
+                collate = FeatureBatches(self._features(classifier, dataset, idx, accelerator), None)
+            else:
+                collate = ImageBatches(dataset, idx, None, cfg.image_column, classifier.preprocess)
+            loader = accelerator.prepare(
+                DataLoader(Positions(n), batch_size=cfg.eval_batch_size, collate_fn=collate)
+            )
+            self._forget(accelerator, loader)
+            torch.manual_seed(cfg.seed)  # again: encoding new rows must not shift dropout masks
+            gathered = self._predict_batches(classifier, loader, use_cache, mc_samples, dropouts, accelerator)
+        positions = torch.cat([g[0] for g in gathered]).cpu()
+        logits = torch.empty(n, num_classes)
+        logits[positions] = torch.cat([g[1] for g in gathered]).cpu()
+        first_embeddings = gathered[0][2]
+        embeddings = torch.empty(n, first_embeddings.shape[1])
+        embeddings[positions] = torch.cat([g[2] for g in gathered]).cpu()
+        prob_samples = None
+        if mc_samples:
+            prob_samples = torch.empty(n, num_classes, mc_samples)
+            prob_samples[positions] = torch.cat([g[3] for g in gathered]).cpu()
+            probs = prob_samples.mean(dim=2)
+        else:
+            probs = logits.softmax(dim=1)
+        return Predictions(
+            indices=idx, logits=logits, probs=probs, embeddings=embeddings, prob_samples=prob_samples
+        )
+
+    def _predict_batches(
+        self,
+        classifier: Classifier,
+        loader: DataLoader,
+        use_cache: bool,
+        mc_samples: int,
+        dropouts: list[nn.Dropout],
+        accelerator: Accelerator,
+    ) -> list[tuple[torch.Tensor, ...]]:
+        gathered = []
+        with torch.no_grad(), self._bar(accelerator, total=len(loader), desc="predict") as bar:
+            for batch in loader:
+                with accelerator.autocast():
+                    if use_cache:
+                        inputs = {"image_features": batch["image_features"]}
+                        features = batch["image_features"]
+                    else:
+                        inputs = {"pixel_values": batch["pixel_values"]}
+                        features = classifier.encode_images(batch["pixel_values"])
+                    embeddings = classifier.embed(image_features=features)
+                    logits = classifier.classify(embeddings)
+                    out: tuple[torch.Tensor, ...] = (batch["positions"], logits.float(), embeddings.float())
+                    if mc_samples:
+                        for module in dropouts:
+                            module.train()
+                        try:
+                            samples = [
+                                F.softmax(classifier(**inputs).float(), dim=1) for _ in range(mc_samples)
+                            ]
+                        finally:
+                            for module in dropouts:
+                                module.eval()
+                        out = (*out, torch.stack(samples, dim=2))
+                gathered.append(accelerator.gather_for_metrics(out))
+                bar.update()
+        return gathered
