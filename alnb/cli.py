@@ -18,7 +18,9 @@ def _int_list(text: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 0,1,2, got {text!r}"
+        ) from None
 
 
 def _str_list(text: str) -> list[str]:
@@ -36,26 +38,42 @@ def _positive(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=None, help="HF model id or local folder (default: the embedded tiny CLIP)")
-    parser.add_argument("--dataset", default="digits", help="digits | glyphs | folder:PATH | HF name or saved folder")
+    parser.add_argument(
+        "--model", default=None, help="HF model id or local folder (default: the embedded tiny CLIP)"
+    )
+    parser.add_argument(
+        "--dataset", default="digits", help="digits | glyphs | folder:PATH | HF name or saved folder"
+    )
     parser.add_argument("--rounds", type=_positive, default=10, help="active-learning rounds (default 10)")
-    parser.add_argument("--query-size", type=_positive, default=None, help="labels per round (default: #classes)")
+    parser.add_argument(
+        "--query-size", type=_positive, default=None, help="labels per round (default: #classes)"
+    )
     parser.add_argument("--epochs", type=_positive, default=10, help="training epochs per round (default 10)")
     parser.add_argument("--lr", type=float, default=0.002, help="learning rate (default 0.002, C-PEAL)")
     parser.add_argument("--batch-size", type=_positive, default=32)
     parser.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
-    parser.add_argument("--pool-size", type=_positive, default=None, help="subsample the pool (seeded) for speed")
-    parser.add_argument("--test-size", type=_positive, default=None, help="subsample the test split for speed")
-    parser.add_argument("--initial-strategy", default="random", help="strategy of round 0 (random, typiclust, zeroshot)")
+    parser.add_argument(
+        "--pool-size", type=_positive, default=None, help="subsample the pool (seeded) for speed"
+    )
+    parser.add_argument(
+        "--test-size", type=_positive, default=None, help="subsample the test split for speed"
+    )
+    parser.add_argument(
+        "--initial-strategy", default="random", help="strategy of round 0 (random, typiclust, zeroshot)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (histories, table, figures)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alnb", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="alnb", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="one simulated active-learning experiment")
-    run.add_argument("--method", default="cpeal", help="cpeal, or STRATEGY[@CALIBRATION] (e.g. entropy, badge@uc)")
+    run.add_argument(
+        "--method", default="cpeal", help="cpeal, or STRATEGY[@CALIBRATION] (e.g. entropy, badge@uc)"
+    )
     run.add_argument("--adapter", default="coop", help="coop | lora | vpt | linear | zeroshot")
     run.add_argument("--seed", type=int, default=0)
     _common(run)
@@ -67,8 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=["cpeal", "entropy", "random", "badge", "coreset"],
         help="comma-separated methods (default: cpeal,entropy,random,badge,coreset)",
     )
-    cmp.add_argument("--adapters", type=_str_list, default=["coop"], help="comma-separated adapters (default coop)")
-    cmp.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)")
+    cmp.add_argument(
+        "--adapters", type=_str_list, default=["coop"], help="comma-separated adapters (default coop)"
+    )
+    cmp.add_argument(
+        "--seeds", type=_int_list, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)"
+    )
     _common(cmp)
 
     commands.add_parser("strategies", help="list the query strategies")
@@ -76,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args: argparse.Namespace):  # noqa: ANN202
+def _config(args: argparse.Namespace):
     from alnb.experiment import ExperimentConfig
 
     return ExperimentConfig(

@@ -22,7 +22,15 @@ from alnb.pool import Pool
 from alnb.strategies import available as available_strategies
 from alnb.strategies import build_strategy
 
-__all__ = ["METHOD_PRESETS", "ExperimentConfig", "Method", "compare", "load_data", "parse_method", "run_experiment"]
+__all__ = [
+    "METHOD_PRESETS",
+    "ExperimentConfig",
+    "Method",
+    "compare",
+    "load_data",
+    "parse_method",
+    "run_experiment",
+]
 
 #: Named methods: (strategy spec, calibration loss).
 METHOD_PRESETS: dict[str, tuple[str, str]] = {
@@ -56,7 +64,9 @@ def parse_method(text: str) -> Method:
             f"method {text!r}: {error}. Known presets: {sorted(METHOD_PRESETS)}; strategies: {available_strategies()}"
         ) from None
     if calibration not in available_losses():
-        raise ValueError(f"method {text!r}: calibration {calibration!r} is unknown; known: {available_losses()}")
+        raise ValueError(
+            f"method {text!r}: calibration {calibration!r} is unknown; known: {available_losses()}"
+        )
     return Method(text, strategy, calibration)
 
 
@@ -246,7 +256,10 @@ def compare(
 
 
 def write_report(
-    comparison: Comparison, learners: Mapping[tuple[str, str], ActiveLearner], config: ExperimentConfig, out: Path
+    comparison: Comparison,
+    learners: Mapping[tuple[str, str], ActiveLearner],
+    config: ExperimentConfig,
+    out: Path,
 ) -> None:
     """histories.json, results.md, learning-curve PNGs and one reliability diagram per method (its last seed)."""
     from alnb.plots import learning_curves, reliability_diagram
@@ -267,4 +280,6 @@ def write_report(
         )
         labels = np.asarray(learner.test[learner.test_label_column])
         figure = reliability_diagram(predictions.probs, labels)
-        figure.savefig(out / f"reliability_{method}_{adapter}.png".replace("+", "_").replace("@", "_"), dpi=120)
+        figure.savefig(
+            out / f"reliability_{method}_{adapter}.png".replace("+", "_").replace("@", "_"), dpi=120
+        )

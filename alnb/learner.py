@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 from alnb.metrics import evaluate as evaluate_metrics
 from alnb.pool import Pool
 from alnb.predictions import Predictions
-from alnb.store import LabelStore
 from alnb.stopping import LabelBudget, MaxRounds, StoppingCriterion
+from alnb.store import LabelStore
 from alnb.strategies import QueryContext, Strategy, build_strategy
 
 __all__ = ["ActiveLearner", "DatasetOracle", "Query"]
@@ -92,7 +92,9 @@ class DatasetOracle:
 
     def __init__(self, dataset: Any, column: str = "label") -> None:
         if column not in dataset.column_names:
-            raise ValueError(f"column={column!r} is not in the data set; it has columns {dataset.column_names}")
+            raise ValueError(
+                f"column={column!r} is not in the data set; it has columns {dataset.column_names}"
+            )
         self.dataset = dataset
         self.column = column
         self._labels = np.asarray(dataset[column], dtype=np.int64)
@@ -189,12 +191,16 @@ class ActiveLearner:
             )
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget={budget!r} must be a positive int or None")
-        if query_size is not None and (isinstance(query_size, bool) or not isinstance(query_size, int) or query_size < 1):
+        if query_size is not None and (
+            isinstance(query_size, bool) or not isinstance(query_size, int) or query_size < 1
+        ):
             raise ValueError(f"query_size={query_size!r} must be a positive int or None")
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed={seed!r} must be a non-negative int")
         if test is not None and test_label_column not in test.column_names:
-            raise ValueError(f"test_label_column={test_label_column!r} is not a column of test ({test.column_names})")
+            raise ValueError(
+                f"test_label_column={test_label_column!r} is not a column of test ({test.column_names})"
+            )
         self.classifier = classifier
         self.pool = pool
         self.trainer = trainer
@@ -287,7 +293,9 @@ class ActiveLearner:
         )
         return self.pending
 
-    def teach(self, indices: Sequence[int] | IntArray, labels: Sequence[int | str], annotator: str = "human") -> None:
+    def teach(
+        self, indices: Sequence[int] | IntArray, labels: Sequence[int | str], annotator: str = "human"
+    ) -> None:
         """Record labels (ints or class names) for dataset indices; written to the label store at once."""
         self.pool.label(indices, labels, annotator=annotator)
 
@@ -310,7 +318,10 @@ class ActiveLearner:
             return {}
         indices = np.arange(len(self.test), dtype=np.int64)
         self.last_test_predictions = self.trainer.predict(self.classifier, self.test, indices)
-        return {k: float(v) for k, v in evaluate_metrics(self.last_test_predictions.probs, self.test_labels).items()}
+        return {
+            k: float(v)
+            for k, v in evaluate_metrics(self.last_test_predictions.probs, self.test_labels).items()
+        }
 
     @property
     def test_labels(self) -> torch.Tensor:
@@ -361,7 +372,9 @@ class ActiveLearner:
                 return reason
         return None
 
-    def run(self, rounds: int, oracle: Oracle | None = None, *, progress: bool = True) -> list[dict[str, Any]]:
+    def run(
+        self, rounds: int, oracle: Oracle | None = None, *, progress: bool = True
+    ) -> list[dict[str, Any]]:
         """Run up to ``rounds`` simulated rounds (stopping early on the budget or a stopping criterion).
 
         ``oracle`` defaults to the pool data set's ``label`` column. Returns the history.
@@ -378,7 +391,9 @@ class ActiveLearner:
                     break
                 record = self.step(oracle)
                 bar.update(1)
-                bar.set_postfix(labels=record["num_labeled"], acc=f"{record.get('accuracy', float('nan')):.3f}")
+                bar.set_postfix(
+                    labels=record["num_labeled"], acc=f"{record.get('accuracy', float('nan')):.3f}"
+                )
         return self.history
 
     # ------------------------------------------------------------------ persistence

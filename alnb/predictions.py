@@ -1,4 +1,4 @@
-"""Model outputs on a set of dataset indices: the one object that flows from the trainer to strategies, metrics and widgets."""
+"""Model outputs on a set of dataset indices: what flows from the trainer to strategies, metrics and widgets."""
 
 from __future__ import annotations
 
@@ -75,7 +75,11 @@ class Predictions:
         sorted_idx = self.indices[order]
         pos = np.searchsorted(sorted_idx, wanted)
         pos = np.clip(pos, 0, max(len(sorted_idx) - 1, 0))
-        found = (len(sorted_idx) > 0) & (sorted_idx[pos] == wanted) if len(sorted_idx) else np.zeros_like(wanted, bool)
+        found = (
+            (len(sorted_idx) > 0) & (sorted_idx[pos] == wanted)
+            if len(sorted_idx)
+            else np.zeros_like(wanted, bool)
+        )
         if not np.all(found):
             missing = wanted[~found][:10].tolist()
             raise KeyError(f"dataset indices {missing} are not in these predictions")

@@ -86,7 +86,7 @@ class MetricPatience(StoppingCriterion):
         return None
 
 
-def CalibrationPlateau(metric: str = "ece", patience: int = 2, min_delta: float = 0.005) -> MetricPatience:  # noqa: N802
+def CalibrationPlateau(metric: str = "ece", patience: int = 2, min_delta: float = 0.005) -> MetricPatience:
     """Stop when a calibration error (``"ece"`` or ``"nll"``) stops falling: :class:`MetricPatience` in ``min`` mode."""
     if metric not in ("ece", "nll", "ace", "mce", "brier", "classwise_ece"):
         raise ValueError(f"metric={metric!r}; expected a calibration error such as 'ece' or 'nll'")

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 
-def embed(model, images, batch: int = 512) -> np.ndarray:  # noqa: ANN001
+def embed(model, images, batch: int = 512) -> np.ndarray:
     from alnb.embedded.pretrain import to_pixels
 
     out = []
@@ -33,7 +33,7 @@ def embed(model, images, batch: int = 512) -> np.ndarray:  # noqa: ANN001
     return torch.cat(out).numpy()
 
 
-def probe(train_x, train_y, test_x, test_y, sizes, draws: int = 5) -> dict[str, list[float]]:  # noqa: ANN001
+def probe(train_x, train_y, test_x, test_y, sizes, draws: int = 5) -> dict[str, list[float]]:
     from sklearn.linear_model import LogisticRegression
 
     results: dict[str, list[float]] = {}
@@ -43,7 +43,9 @@ def probe(train_x, train_y, test_x, test_y, sizes, draws: int = 5) -> dict[str, 
         for draw in range(draws):
             rng = np.random.default_rng([draw, size])
             per_class = size // len(classes)
-            chosen = np.concatenate([rng.choice(np.flatnonzero(train_y == c), per_class, replace=False) for c in classes])
+            chosen = np.concatenate(
+                [rng.choice(np.flatnonzero(train_y == c), per_class, replace=False) for c in classes]
+            )
             clf = LogisticRegression(C=10.0, max_iter=2000).fit(train_x[chosen], train_y[chosen])
             scores.append(float(clf.score(test_x, test_y)))
         results[str(size)] = [float(np.mean(scores)), float(np.std(scores))]
@@ -53,7 +55,9 @@ def probe(train_x, train_y, test_x, test_y, sizes, draws: int = 5) -> dict[str, 
 def main() -> None:
     from alnb.embedded import DEFAULT_MODEL
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--write-card", action="store_true")
     args = parser.parse_args()
@@ -70,7 +74,9 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     load_seconds = time.perf_counter() - started
 
-    zero_shot = {name: zero_shot_accuracy(model, tokenizer, *data) for name, data in evaluation_sets().items()}
+    zero_shot = {
+        name: zero_shot_accuracy(model, tokenizer, *data) for name, data in evaluation_sets().items()
+    }
     sk_images = evaluation_sets()["sklearn_digits"][0]
     started = time.perf_counter()
     embed(model, sk_images)
@@ -89,7 +95,9 @@ def main() -> None:
     tr, te = np.sort(tr), np.sort(te)
     probes = {
         "pretrained": probe(embed(model, train_images), train_y, embed(model, test_images), test_y, sizes),
-        "random_init": probe(embed(random_model, train_images), train_y, embed(random_model, test_images), test_y, sizes),
+        "random_init": probe(
+            embed(random_model, train_images), train_y, embed(random_model, test_images), test_y, sizes
+        ),
         "raw_pixels": probe(raw.data[tr] / 16, raw.target[tr], raw.data[te] / 16, raw.target[te], sizes),
     }
     figures = {

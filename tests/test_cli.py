@@ -33,7 +33,12 @@ def test_compare_writes_histories_table_and_figures(clip_dir, saved_splits, tmp_
     printed = capsys.readouterr().out
     assert "| cpeal |" in printed and "| random |" in printed and "**accuracy**" in printed
     runs = json.loads((out / "histories.json").read_text())["runs"]
-    assert sorted((r["method"], r["seed"]) for r in runs) == [("cpeal", 0), ("cpeal", 1), ("random", 0), ("random", 1)]
+    assert sorted((r["method"], r["seed"]) for r in runs) == [
+        ("cpeal", 0),
+        ("cpeal", 1),
+        ("random", 0),
+        ("random", 1),
+    ]
     cpeal = next(r for r in runs if r["method"] == "cpeal")
     assert (cpeal["strategy"], cpeal["calibration"]) == ("entropy+pcb", "uc")
     assert [h["num_labeled"] for h in cpeal["history"]] == [4, 8]

@@ -115,5 +115,5 @@ def test_from_hub_loads_a_saved_dataset_and_renames_columns(tmp_path):
 
 def test_from_hub_offline_says_how_to_use_a_local_folder(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(OSError, match="offline mode is set.*save_to_disk"):
+    with pytest.raises(OSError, match=r"offline mode is set.*save_to_disk"):
         from_hub("no-such-user/no-such-dataset")

@@ -24,7 +24,9 @@ def test_set() -> Dataset:
     return Dataset.from_dict({"image": images, "label": labels}, features=features)
 
 
-def make_learner(clip_dir, dataset, test_set, *, strategy="entropy+pcb", seed=0, store=None, budget=None, **kw):
+def make_learner(
+    clip_dir, dataset, test_set, *, strategy="entropy+pcb", seed=0, store=None, budget=None, **kw
+):
     classifier = load_classifier(clip_dir, NAMES, adapter="coop", n_ctx=4)
     trainer = Trainer(TrainerConfig(epochs=2, batch_size=8, lr=0.01, calibration="uc", seed=seed, quiet=True))
     pool = Pool(dataset, NAMES, store=store, indices=kw.pop("indices", None))
@@ -38,7 +40,17 @@ def test_rounds_write_a_complete_history(clip_dir, color_dataset, test_set):
     assert [r["round"] for r in history] == [0, 1, 2]
     assert history[0]["strategy"] == "random" and history[1]["strategy"] == "class_balanced"
     for record in history:
-        for key in ("accuracy", "ece", "mce", "ace", "nll", "brier", "auroc", "train_seconds", "query_seconds"):
+        for key in (
+            "accuracy",
+            "ece",
+            "mce",
+            "ace",
+            "nll",
+            "brier",
+            "auroc",
+            "train_seconds",
+            "query_seconds",
+        ):
             assert key in record
         assert 0.0 <= record["accuracy"] <= 1.0 and record["train_seconds"] > 0
         assert len(record["queried"]) == 4 and sum(record["queried_class_histogram"]) == 4
@@ -47,7 +59,10 @@ def test_rounds_write_a_complete_history(clip_dir, color_dataset, test_set):
     assert json.loads(learner.history_json()) == history
     # The class histogram counts the labels given in that round.
     labels = np.asarray(color_dataset["label"])
-    assert history[1]["queried_class_histogram"] == np.bincount(labels[history[1]["queried"]], minlength=4).tolist()
+    assert (
+        history[1]["queried_class_histogram"]
+        == np.bincount(labels[history[1]["queried"]], minlength=4).tolist()
+    )
 
 
 def test_same_seed_same_queries_other_seed_differs(clip_dir, color_dataset, test_set):
@@ -79,13 +94,15 @@ def test_fit_before_any_label_and_mismatched_classes_are_refused(clip_dir, color
     with pytest.raises(ValueError, match="nothing is labeled yet"):
         learner.fit()
     classifier = load_classifier(clip_dir, ["red", "green", "blue", "cyan"], adapter="zeroshot")
-    with pytest.raises(ValueError, match="differ from pool.class_names"):
+    with pytest.raises(ValueError, match=r"differ from pool\.class_names"):
         ActiveLearner(classifier, Pool(color_dataset, NAMES), Trainer(), "entropy")
     with pytest.raises(ValueError, match="budget=0"):
         make_learner(clip_dir, color_dataset, test_set, budget=0)
 
 
-def test_human_steps_then_save_and_resume_gives_the_same_next_query(clip_dir, color_dataset, test_set, tmp_path):
+def test_human_steps_then_save_and_resume_gives_the_same_next_query(
+    clip_dir, color_dataset, test_set, tmp_path
+):
     store = LabelStore(tmp_path / "labels.jsonl", NAMES)
     learner = make_learner(clip_dir, color_dataset, test_set, store=store)
     oracle = DatasetOracle(color_dataset)
@@ -131,7 +148,8 @@ def test_stopping_criteria_on_histories():
 
 
 def test_metric_patience_stops_the_run(clip_dir, color_dataset, test_set):
-    learner = make_learner(clip_dir, color_dataset, test_set, stopping=[MetricPatience("accuracy", patience=1,
-                                                                                        min_delta=1.0)])
+    learner = make_learner(
+        clip_dir, color_dataset, test_set, stopping=[MetricPatience("accuracy", patience=1, min_delta=1.0)]
+    )
     learner.run(5, progress=False)
     assert len(learner.history) == 2 and "has not improved" in learner.stop_reason

@@ -11,7 +11,7 @@ from alnb.datasets.hub import from_hub
 __all__ = ["available", "class_names", "from_hub", "image_folder", "load"]
 
 
-def class_names(dataset, label_column: str = "label") -> list[str]:  # noqa: ANN001 - any datasets.Dataset
+def class_names(dataset, label_column: str = "label") -> list[str]:
     """The class names of a data set's ClassLabel column."""
     feature = dataset.features.get(label_column)
     names = getattr(feature, "names", None)

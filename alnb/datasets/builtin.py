@@ -56,7 +56,7 @@ def _glyphs(seed: int, test_size: float, size: int = 4000) -> DatasetDict:
             rng, name=glyph_names[label], colors=tuple(HELD_OUT_COLORS), backgrounds=HELD_OUT_BACKGROUNDS
         )
         images.append(render_scene(scene))
-    n_test = int(round(size * test_size))
+    n_test = round(size * test_size)
     return DatasetDict(
         {
             "train": _to_dict(images[n_test:], labels[n_test:], names),
@@ -67,7 +67,10 @@ def _glyphs(seed: int, test_size: float, size: int = 4000) -> DatasetDict:
 
 _BUILTIN: dict[str, tuple[Callable[..., DatasetDict], str]] = {
     "digits": (_digits, "scikit-learn's 1,797 handwritten 8×8 digits as 32×32 RGB, 10 classes"),
-    "glyphs": (_glyphs, "4,000 procedural digits and shapes in held-out palettes and backgrounds, 20 classes"),
+    "glyphs": (
+        _glyphs,
+        "4,000 procedural digits and shapes in held-out palettes and backgrounds, 20 classes",
+    ),
 }
 
 

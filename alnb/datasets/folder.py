@@ -52,7 +52,9 @@ def image_folder(path: str | Path, *, labeled: bool | None = None, strict: bool 
     """
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise ValueError(f"path={str(path)!r} is not a folder; expected a folder of images (optionally in class sub-folders)")
+        raise ValueError(
+            f"path={str(path)!r} is not a folder; expected a folder of images (optionally in class sub-folders)"
+        )
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(root).parts)]
     bad = {p: why for p in files if (why := _readable(p)) is not None}
@@ -60,10 +62,16 @@ def image_folder(path: str | Path, *, labeled: bool | None = None, strict: bool 
         listing = "\n".join(f"  {p}: {why}" for p, why in bad.items())
         if strict:
             raise ValueError(f"{len(bad)} unreadable image file(s) in {root} (strict=True):\n{listing}")
-        warnings.warn(f"left out {len(bad)} unreadable image file(s) in {root}:\n{listing}", UnreadableImagesWarning, stacklevel=2)
+        warnings.warn(
+            f"left out {len(bad)} unreadable image file(s) in {root}:\n{listing}",
+            UnreadableImagesWarning,
+            stacklevel=2,
+        )
     files = [p for p in files if p not in bad]
     if not files:
-        raise ValueError(f"path={str(path)!r} holds no readable images with extensions {sorted(IMAGE_EXTENSIONS)}")
+        raise ValueError(
+            f"path={str(path)!r} holds no readable images with extensions {sorted(IMAGE_EXTENSIONS)}"
+        )
     relative = [p.relative_to(root) for p in files]
     class_dirs = sorted({r.parts[0] for r in relative if len(r.parts) > 1})
     use_labels = bool(class_dirs) if labeled is None else labeled

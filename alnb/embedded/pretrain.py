@@ -44,7 +44,7 @@ SKLEARN_LIKE_SHARE = 0.15
 LONG_BATCH_SHARE = 0.2
 
 
-def model_config(vocab_size: int, bos: int, eos: int, pad: int):  # noqa: ANN201 - transformers type
+def model_config(vocab_size: int, bos: int, eos: int, pad: int):
     from transformers import CLIPConfig
 
     return CLIPConfig(
@@ -106,7 +106,9 @@ class SceneBatches(IterableDataset):
             step += 1
 
 
-def contrastive_loss(model, pixels: torch.Tensor, ids: torch.Tensor, caption_ids: torch.Tensor) -> torch.Tensor:
+def contrastive_loss(
+    model, pixels: torch.Tensor, ids: torch.Tensor, caption_ids: torch.Tensor
+) -> torch.Tensor:
     out = model(input_ids=ids, attention_mask=(ids != 0).long(), pixel_values=pixels)
     logits = out.logits_per_image
     same = caption_ids[:, None] == caption_ids[None, :]
@@ -131,7 +133,9 @@ def lr_at(step: int, total: int, base: float, warmup: int, decay_frac: float) ->
 @torch.no_grad()
 def zero_shot_accuracy(model, tokenizer, images: list, labels: np.ndarray, prompts: list[str]) -> float:
     model.eval()
-    tokens = tokenizer(prompts, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH, return_tensors="pt")
+    tokens = tokenizer(
+        prompts, padding="max_length", truncation=True, max_length=CONTEXT_LENGTH, return_tensors="pt"
+    )
     text = model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
     text = getattr(text, "pooler_output", text)
     text = F.normalize(text, dim=-1)
@@ -188,9 +192,9 @@ def write_model_card(out: Path) -> None:
     lines = [
         "# alnb tiny CLIP",
         "",
-        "A tiny CLIP (about 1.9M parameters) pretrained from scratch by alnb on procedurally generated 32×32 image–caption pairs",
-        "(digits printed and handwritten, geometric shapes, colours, textured backgrounds), on CPU. It exists so that every",
-        "alnb feature runs offline; it is not a general-purpose model.",
+        "A tiny CLIP pretrained from scratch by alnb on procedurally generated 32×32 image–caption pairs",
+        "(digits printed and handwritten, geometric shapes, colours, textured backgrounds), on CPU.",
+        "It exists so that every alnb feature runs offline; it is not a general-purpose model.",
         "",
         "## Recipe",
         "",
@@ -206,7 +210,14 @@ def write_model_card(out: Path) -> None:
     ]
     bench = out / "benchmark.json"
     if bench.is_file():
-        lines += ["", "## Benchmark (`python scripts/bench_embedded.py`)", "", "```json", bench.read_text(), "```"]
+        lines += [
+            "",
+            "## Benchmark (`python scripts/bench_embedded.py`)",
+            "",
+            "```json",
+            bench.read_text(),
+            "```",
+        ]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
 
@@ -214,7 +225,9 @@ def write_model_card(out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "tiny_clip")
     parser.add_argument("--run-dir", type=Path, default=Path("pretrain_runs/tiny_clip"))
     parser.add_argument("--steps", type=int, default=3000)
@@ -237,11 +250,19 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads or 2)
     tokenizer = build_tokenizer(CONTEXT_LENGTH)
-    config = model_config(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
+    config = model_config(
+        len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
+    )
     model = CLIPModel(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.98))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.98)
+    )
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt, state_path, log_path = args.run_dir / "model.safetensors", args.run_dir / "state.pt", args.run_dir / "log.jsonl"
+    ckpt, state_path, log_path = (
+        args.run_dir / "model.safetensors",
+        args.run_dir / "state.pt",
+        args.run_dir / "log.jsonl",
+    )
     start, best, elapsed_before = 0, -1.0, 0.0
     if args.resume and ckpt.is_file():
         model.load_state_dict(load_file(ckpt))
@@ -298,7 +319,10 @@ def main(argv: list[str] | None = None) -> None:
             if mean > best:
                 best = mean
                 export(model, tokenizer, args.out, record, recipe)
-            torch.save({"optimizer": optimizer.state_dict(), "step": done, "best": best, "elapsed": elapsed}, state_path)
+            torch.save(
+                {"optimizer": optimizer.state_dict(), "step": done, "best": best, "elapsed": elapsed},
+                state_path,
+            )
 
 
 if __name__ == "__main__":

@@ -124,7 +124,9 @@ def sample_scene(
     else:
         kind = str(rng.choice(list(kinds)))
         name = str(rng.choice(DIGIT_NAMES if kind == "digit" else SHAPES))
-    style = str(rng.choice(DIGIT_STYLES)) if kind == "digit" else str(rng.choice(["solid", "solid", "outline"]))
+    style = (
+        str(rng.choice(DIGIT_STYLES)) if kind == "digit" else str(rng.choice(["solid", "solid", "outline"]))
+    )
     color = str(rng.choice(list(colors)))
     background_color = str(rng.choice([c for c in colors if c != color]))
     return Scene(
@@ -166,7 +168,10 @@ def sklearn_like_scene(rng: np.random.Generator, name: str | None = None) -> Sce
 
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 24) -> list[tuple[float, float]]:
-    return [(cx + rx * math.cos(2 * math.pi * t / n), cy + ry * math.sin(2 * math.pi * t / n)) for t in range(n + 1)]
+    return [
+        (cx + rx * math.cos(2 * math.pi * t / n), cy + ry * math.sin(2 * math.pi * t / n))
+        for t in range(n + 1)
+    ]
 
 
 # Handwritten digit strokes as polylines in the unit square (y down).
@@ -176,7 +181,18 @@ _DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
     "two": [[(0.26, 0.3), (0.36, 0.14), (0.56, 0.1), (0.72, 0.22), (0.7, 0.4), (0.26, 0.9), (0.78, 0.9)]],
     "three": [[(0.26, 0.14), (0.72, 0.14), (0.46, 0.44), (0.7, 0.58), (0.7, 0.8), (0.5, 0.92), (0.26, 0.84)]],
     "four": [[(0.64, 0.9), (0.64, 0.1), (0.2, 0.64), (0.8, 0.64)]],
-    "five": [[(0.72, 0.1), (0.3, 0.1), (0.28, 0.46), (0.55, 0.42), (0.72, 0.58), (0.7, 0.8), (0.5, 0.92), (0.26, 0.85)]],
+    "five": [
+        [
+            (0.72, 0.1),
+            (0.3, 0.1),
+            (0.28, 0.46),
+            (0.55, 0.42),
+            (0.72, 0.58),
+            (0.7, 0.8),
+            (0.5, 0.92),
+            (0.26, 0.85),
+        ]
+    ],
     "six": [[(0.66, 0.1), (0.36, 0.38), (0.28, 0.68)], _ellipse(0.5, 0.7, 0.22, 0.2)],
     "seven": [[(0.24, 0.12), (0.76, 0.12), (0.42, 0.9)]],
     "eight": [_ellipse(0.5, 0.3, 0.18, 0.18), _ellipse(0.5, 0.7, 0.22, 0.21)],
@@ -308,7 +324,7 @@ def render_scene(scene: Scene) -> Image.Image:
         small = np.round(small / 255 * 16) / 16 * 255
         mask = Image.fromarray(small.astype(np.uint8)).resize((_CANVAS, _CANVAS), Image.BILINEAR)
     scale = rng.uniform(0.45, 0.65) if scene.size == "small" else rng.uniform(0.8, 1.0)
-    glyph_px = max(6, int(round(s * scale)))
+    glyph_px = max(6, round(s * scale))
     glyph = np.asarray(mask.resize((glyph_px, glyph_px), Image.LANCZOS), dtype=np.float32) / 255.0
     free = s - glyph_px
     centre = free / 2
@@ -396,5 +412,17 @@ def vocabulary() -> list[str]:
     for prefix in _PREFIXES:
         words |= set(prefix.split())
     words |= {"digit", "number", "outlined", "on", "the", "background", "photo", "of", "a", "an", ".", ","}
-    words |= {"solid", "shape", "object", "glyph", "handwriting", "drawn", "sign", "symbol", "in", "and", "at"}
+    words |= {
+        "solid",
+        "shape",
+        "object",
+        "glyph",
+        "handwriting",
+        "drawn",
+        "sign",
+        "symbol",
+        "in",
+        "and",
+        "at",
+    }
     return sorted(words)

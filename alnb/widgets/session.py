@@ -10,11 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
-import numpy as np
-import torch
 
 from alnb.learner import ActiveLearner, Query
-from alnb.metrics import evaluate as evaluate_metrics
 from alnb.widgets.labeling import Batch, LabelingWidget
 from alnb.widgets.report import RoundReport
 
