@@ -127,9 +127,14 @@ def run_experiment(
     seed: int = 0,
     data: tuple[Any, Any, list[str]] | None = None,
     classifier: Any = None,
+    feature_cache: Any = None,
     progress: bool = False,
 ) -> ActiveLearner:
-    """One simulated active-learning run; returns the learner (its ``history`` holds one record per round)."""
+    """One simulated active-learning run; returns the learner (its ``history`` holds one record per round).
+
+    ``feature_cache`` (an :class:`alnb.training.FeatureCache`) lets runs on the same model and data share their frozen
+    image features, so a comparison encodes the pool once.
+    """
     from alnb.embedded import default_model_path
     from alnb.models import load_classifier
     from alnb.training import Trainer, TrainerConfig
@@ -156,6 +161,8 @@ def run_experiment(
             quiet=True,
         )
     )
+    if feature_cache is not None:
+        trainer.feature_cache = feature_cache
     pool = Pool(train, names, indices=_subsample(len(train), config.pool_size, seed))
     learner = ActiveLearner(
         classifier,
@@ -228,7 +235,10 @@ def compare(
     """Run every method × adapter × seed on one data set; with ``out``, write histories, a table and figures there."""
     from tqdm.auto import tqdm
 
+    from alnb.training import FeatureCache
+
     config = config or ExperimentConfig()
+    cache = FeatureCache()
     parsed = [parse_method(m) if isinstance(m, str) else m for m in methods]
     data = load_data(config.dataset, seed=0)
     runs: list[dict[str, Any]] = []
@@ -236,7 +246,7 @@ def compare(
     jobs = [(m, a, s) for a in adapters for m in parsed for s in seeds]
     for method, adapter, seed in tqdm(jobs, desc="runs", disable=not progress):
         started = time.perf_counter()
-        learner = run_experiment(method, config, adapter=adapter, seed=seed, data=data)
+        learner = run_experiment(method, config, adapter=adapter, seed=seed, data=data, feature_cache=cache)
         runs.append(
             {
                 "method": method.name,

@@ -14,6 +14,7 @@ cells = [
         "uncertainty-calibration loss. We compare it with plain random sampling at the end."
     ),
     nbf.v4.new_code_cell(
+        "%matplotlib inline\n"
         "import numpy as np\n"
         "import alnb\n"
         "from alnb.datasets import load, class_names\n"
