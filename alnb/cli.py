@@ -128,6 +128,9 @@ def _check_adapters(adapters: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one "runs" bar is enough; weight loading is instant here
     try:
         return _dispatch(args)
     except (ValueError, FileNotFoundError, OSError) as error:
