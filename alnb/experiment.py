@@ -196,7 +196,7 @@ class Comparison:
             out.setdefault(label, []).append(run["history"])
         return out
 
-    def table(self, metrics: Sequence[str] = ("accuracy", "ece")) -> str:
+    def table(self, metrics: Sequence[str] = ("accuracy", "ece", "auroc")) -> str:
         """Markdown: mean ± std over seeds of each metric, per method (and adapter) and round."""
         curves = self.curves()
         rounds = max((len(h) for hs in curves.values() for h in hs), default=0)

@@ -1,6 +1,6 @@
 """Pretrain the embedded tiny CLIP from scratch on the procedural world, on a CPU.
 
-    python -m alnb.embedded.pretrain --steps 6000 --run-dir pretrain_runs/tiny_clip --out alnb/embedded/tiny_clip
+    python -m alnb.embedded.pretrain --steps 8000 --run-dir pretrain_runs/tiny_clip --out alnb/embedded/tiny_clip
 
 Every batch is generated fresh from ``(seed, step)``, so a run is reproducible and resumes exactly where it stopped
 (``--resume``). The learning rate warms up, stays flat, then decays linearly over the last ``--decay-frac`` of the steps
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "tiny_clip")
     parser.add_argument("--run-dir", type=Path, default=Path("pretrain_runs/tiny_clip"))
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--weight-decay", type=float, default=0.1)
