@@ -6,7 +6,7 @@ Every public function of alnb validates its arguments with these helpers, so bad
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 __all__ = [
     "as_tensor",
     "check_choice",
+    "check_class_names",
     "check_fraction",
     "check_labels",
     "check_logits",
@@ -213,3 +214,25 @@ def check_choice(value: Any, name: str, choices: Collection[str]) -> str:
         known = ", ".join(repr(c) for c in sorted(choices))
         raise ValueError(f"{name} must be one of {known}; got {value!r}.")
     return value
+
+
+def check_class_names(class_names: Sequence[str]) -> tuple[str, ...]:
+    """Validate class names: a non-empty sequence of unique, non-empty strings; returns them as a tuple.
+
+    Examples
+    --------
+    >>> check_class_names(["cat", "dog"])
+    ('cat', 'dog')
+    """
+    if isinstance(class_names, str) or not isinstance(class_names, (Sequence, np.ndarray)):
+        raise ValueError(f"class_names must be a sequence of strings, got {class_names!r}.")
+    names = tuple(class_names)
+    if not names:
+        raise ValueError("class_names must name at least one class, got an empty sequence.")
+    bad = [n for n in names if not isinstance(n, str) or not n.strip()]
+    if bad:
+        raise ValueError(f"class_names must be non-empty strings, got {bad!r}.")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"class_names must be unique, got duplicates {duplicates!r} in {list(names)!r}.")
+    return names

@@ -63,6 +63,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from alnb._validation import check_class_names
+
 try:  # advisory locking is POSIX-only; without it a store assumes one writer per file
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -134,22 +136,6 @@ def _now() -> str:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_class_names(class_names: Sequence[str]) -> tuple[str, ...]:
-    """Validate class names: a non-empty sequence of unique, non-empty strings; returns them as a tuple."""
-    if isinstance(class_names, str) or not isinstance(class_names, (Sequence, np.ndarray)):
-        raise ValueError(f"class_names must be a sequence of strings, got {class_names!r}.")
-    names = tuple(class_names)
-    if not names:
-        raise ValueError("class_names must name at least one class, got an empty sequence.")
-    bad = [n for n in names if not isinstance(n, str) or not n.strip()]
-    if bad:
-        raise ValueError(f"class_names must be non-empty strings, got {bad!r}.")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"class_names must be unique, got duplicates {duplicates!r} in {list(names)!r}.")
-    return names
 
 
 def dataset_fingerprint(dataset: Any, class_names: Sequence[str] | None = None) -> str:

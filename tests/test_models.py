@@ -87,10 +87,10 @@ def test_missing_local_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("class_names", "match"),
     [
-        (None, "non-empty list"),
-        ([], "non-empty list"),
-        ("red", "non-empty list"),
-        (["red", "red", "blue"], r"unique, but \['red'\]"),
+        (None, "must be a sequence of strings"),
+        ([], "at least one class"),
+        ("red", "must be a sequence of strings"),
+        (["red", "red", "blue"], r"unique, got duplicates \['red'\]"),
         (["red", ""], "non-empty strings"),
         (["red", 3], "non-empty strings"),
     ],

@@ -31,6 +31,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from alnb._validation import check_class_names
 from alnb.models.adapters.base import Adapter, AdapterConfig, seeded_generator
 
 __all__ = ["ADAPTER_CONFIG_FILE", "Classifier", "check_class_names"]
@@ -38,26 +39,6 @@ __all__ = ["ADAPTER_CONFIG_FILE", "Classifier", "check_class_names"]
 #: JSON file describing a saved adapter (name, config, classes), checked on load.
 ADAPTER_CONFIG_FILE = "alnb_adapter.json"
 _FORMAT_VERSION = 1
-
-
-def check_class_names(class_names: Any) -> tuple[str, ...]:
-    """Validate class names: a non-empty sequence of unique, non-empty strings.
-
-    Examples
-    --------
-    >>> check_class_names(["cat", "dog"])
-    ('cat', 'dog')
-    """
-    if isinstance(class_names, str) or not isinstance(class_names, Sequence) or len(class_names) == 0:
-        raise ValueError(f"class_names must be a non-empty list of strings, got {class_names!r}.")
-    names = tuple(class_names)
-    for name in names:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"class_names must hold non-empty strings, got {name!r} in {list(names)[:10]}.")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"class_names must be unique, but {duplicates} appear more than once.")
-    return names
 
 
 def _check_seed(seed: Any, name: str = "seed") -> int:
