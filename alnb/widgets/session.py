@@ -64,10 +64,13 @@ class ActiveLearningSession(w.VBox):
 
     Examples
     --------
-    >>> session = ActiveLearningSession(learner, save_dir="runs/my_labels")  # doctest: +SKIP
-    >>> session  # doctest: +SKIP
-    >>> # after a kernel restart:
-    >>> session = ActiveLearningSession.resume("runs/my_labels", dataset, test=test)  # doctest: +SKIP
+    In a notebook cell (``notebooks/02_label_your_own_images.ipynb`` runs this end to end)::
+
+        session = ActiveLearningSession(learner, save_dir="runs/my_labels")
+        session  # the last expression of a cell displays the widget
+
+        # after a kernel restart:
+        session = ActiveLearningSession.resume("runs/my_labels", dataset, test=test)
     """
 
     def __init__(
