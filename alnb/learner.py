@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,10 +134,6 @@ def _classifier_spec(classifier: Any) -> dict[str, Any]:
     }
 
 
-def _round_seed(seed: int, round_: int, salt: str) -> int:
-    return int(np.random.default_rng([seed, round_, zlib.crc32(salt.encode())]).integers(0, 2**31 - 1))
-
-
 class ActiveLearner:
     """Pool-based active learning of one classifier.
 
@@ -217,7 +212,6 @@ class ActiveLearner:
         self.last_test_predictions: Predictions | None = None
         self.stop_reason: str | None = None
         self._initial_pool_size = len(pool.unlabeled) + len(pool.labeled)
-        self._round_started = time.perf_counter()
         self._query_seconds = 0.0
         self._train_seconds = 0.0
         self._fitted_labels = -1
@@ -269,7 +263,6 @@ class ActiveLearner:
             raise ValueError(f"k={k!r} must be a positive int")
         started = time.perf_counter()
         strategy = self._active_strategy()
-        torch.manual_seed(_round_seed(self.seed, self.round, "predict"))
         predictions = self.predict_pool()
         context = QueryContext(
             unlabeled=self.pool.unlabeled,
