@@ -283,13 +283,9 @@ def write_report(
         figure = learning_curves(comparison.curves(), metric=metric)
         figure.savefig(out / f"learning_curves_{metric}.png", dpi=120, bbox_inches="tight")
     for (method, adapter), learner in learners.items():
-        if learner.test is None:
+        if learner.last_test_predictions is None:
             continue
-        predictions = learner.trainer.predict(
-            learner.classifier, learner.test, np.arange(len(learner.test), dtype=np.int64)
-        )
-        labels = np.asarray(learner.test[learner.test_label_column])
-        figure = reliability_diagram(predictions.probs, labels)
+        figure = reliability_diagram(learner.last_test_predictions.probs, learner.test_labels)
         figure.savefig(
             out / f"reliability_{method}_{adapter}.png".replace("+", "_").replace("@", "_"), dpi=120
         )
