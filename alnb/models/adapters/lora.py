@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +15,7 @@ from peft.utils import get_peft_model_state_dict, load_peft_weights, set_peft_mo
 from safetensors.torch import save_file
 from torch import nn
 
+from alnb._paths import resolve_model_name
 from alnb._validation import check_choice, check_fraction, check_positive_int
 from alnb.models.adapters.base import Adapter, AdapterConfig, kaiming_uniform_
 from alnb.models.registry import register_adapter
@@ -20,7 +23,13 @@ from alnb.models.registry import register_adapter
 if TYPE_CHECKING:
     from alnb.models.base import Classifier
 
-__all__ = ["LORA_TARGET_ALIASES", "LoRA", "LoRAConfig", "resolve_lora_targets"]
+__all__ = [
+    "LORA_TARGET_ALIASES",
+    "PEFT_PREFIX",
+    "LoRA",
+    "LoRAConfig",
+    "resolve_lora_targets",
+]
 
 TOWERS = ("both", "vision", "text")
 
@@ -34,6 +43,8 @@ LORA_TARGET_ALIASES: dict[str, tuple[str, ...]] = {
 
 PEFT_WEIGHTS = "adapter_model.safetensors"
 _ADAPTER_NAME = "default"
+#: Where ``peft.PeftModel`` keeps the base model: its saved keys start with this.
+PEFT_PREFIX = "base_model.model."
 
 
 @dataclass
@@ -116,8 +127,13 @@ class LoRA(Adapter):
     """Low-rank updates of attention projections, injected with ``peft.inject_adapter_in_model``.
 
     ``A`` is initialised Kaiming-uniform (``a=√5``, as peft does) from the adapter seed and ``B`` at zero, so
-    an untrained LoRA leaves the model unchanged. On CLIP the text prompt stays on the fixed templates. Saved
-    in peft's own format (``adapter_model.safetensors`` + ``adapter_config.json``).
+    an untrained LoRA leaves the model unchanged. On CLIP the text prompt stays on the fixed templates.
+
+    Saved exactly as ``peft.PeftModel.save_pretrained`` saves it: ``adapter_model.safetensors`` with keys
+    ``base_model.model.<module>.lora_A.weight`` (metadata ``format=pt``) and ``adapter_config.json`` with
+    ``base_model_name_or_path`` (an absolute path for a local folder), ``inference_mode=True`` and the base
+    model class in ``auto_mapping``; so ``PeftModel.from_pretrained(AutoModel.from_pretrained(model), folder)``
+    gives the same backbone. Folders written by earlier alnb versions (keys without the prefix) still load here.
     """
 
     def trains_image_tower(self, classifier: Classifier) -> bool:
@@ -153,8 +169,25 @@ class LoRA(Adapter):
 
     def save(self, classifier: Classifier, directory: Path) -> None:
         state = get_peft_model_state_dict(classifier.backbone, adapter_name=_ADAPTER_NAME)
-        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(directory / PEFT_WEIGHTS))
-        self.peft_config.save_pretrained(str(directory))
+        save_file(
+            {PEFT_PREFIX + k: v.detach().cpu().contiguous() for k, v in state.items()},
+            str(directory / PEFT_WEIGHTS),
+            metadata={"format": "pt"},
+        )
+        config = copy.deepcopy(self.peft_config)
+        backbone = classifier.backbone
+        config.base_model_name_or_path = (
+            resolve_model_name(classifier.model_name or str(getattr(backbone, "name_or_path", "") or ""))
+            or None
+        )
+        config.inference_mode = True
+        auto_mapping = None
+        if config.task_type is None:
+            auto_mapping = {
+                "base_model_class": type(backbone).__name__,
+                "parent_library": type(backbone).__module__,
+            }
+        config.save_pretrained(os.fspath(directory), auto_mapping_dict=auto_mapping)
         super().save(classifier, directory)
 
     def load(self, classifier: Classifier, directory: Path) -> None:
@@ -163,6 +196,8 @@ class LoRA(Adapter):
                 f"{directory / PEFT_WEIGHTS} is missing; was it written by save_adapter()?"
             )
         weights = load_peft_weights(str(directory), device=str(classifier.device))
+        if all(k.startswith(PEFT_PREFIX) for k in weights):  # peft's format; older alnb saved without it
+            weights = {k[len(PEFT_PREFIX) :]: v for k, v in weights.items()}
         expected = get_peft_model_state_dict(classifier.backbone, adapter_name=_ADAPTER_NAME)
         if set(weights) != set(expected):
             missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
