@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
 from datasets import ClassLabel, Dataset, Features, Image, Value
 from PIL import Image as PILImage
+
+from alnb.images import needs_to_rgb, to_rgb
 
 __all__ = ["IMAGE_EXTENSIONS", "UnreadableImagesWarning", "image_folder"]
 
@@ -17,16 +20,22 @@ class UnreadableImagesWarning(UserWarning):
     """Some files of an image folder could not be read and were left out."""
 
 
-def _readable(path: Path) -> str | None:
-    """None when the file decodes completely as an image, else why not."""
+def _read(path: Path) -> tuple[str | None, bytes | None]:
+    """``(why not, None)`` when the file does not decode completely as an image; else ``(None, png)`` where
+    ``png`` is the file made 8-bit RGB by :func:`alnb.images.to_rgb` when ``datasets``' own ``convert("RGB")``
+    would get it wrong (16-bit, transparency), or ``None`` when the file can be decoded as it is."""
     if path.stat().st_size == 0:
-        return "zero bytes"
+        return "zero bytes", None
     try:
         with PILImage.open(path) as im:
             im.load()  # decodes every pixel, so truncated files fail here
+            if not needs_to_rgb(im):
+                return None, None
+            buffer = io.BytesIO()
+            to_rgb(im).save(buffer, format="PNG")
+            return None, buffer.getvalue()
     except Exception as error:  # Pillow raises many types for bad files
-        return f"{type(error).__name__}: {error}"
-    return None
+        return f"{type(error).__name__}: {error}", None
 
 
 def image_folder(path: str | Path, *, labeled: bool | None = None, strict: bool = False) -> Dataset:
@@ -47,7 +56,10 @@ def image_folder(path: str | Path, *, labeled: bool | None = None, strict: bool 
     Returns
     -------
     datasets.Dataset
-        Columns ``image`` (decoded as RGB, whatever the file's mode: grayscale, RGBA and palette images are converted),
+        Columns ``image`` (decoded as 8-bit RGB, whatever the file's mode, by :func:`alnb.images.to_rgb`: 16-bit
+        images are min-max scaled, EXIF orientation is applied, transparency is composited on white, animations give
+        their first frame; files that need more than Pillow's ``convert("RGB")`` are converted once, here, and held
+        in memory as PNG),
         ``path`` (relative to ``path``) and, when labeled, ``label``. Rows are in sorted path order, so indices are stable.
     """
     root = Path(path).expanduser()
@@ -57,7 +69,8 @@ def image_folder(path: str | Path, *, labeled: bool | None = None, strict: bool 
         )
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     files = [p for p in files if not any(part.startswith(".") for part in p.relative_to(root).parts)]
-    bad = {p: why for p in files if (why := _readable(p)) is not None}
+    read = {p: _read(p) for p in files}
+    bad = {p: why for p, (why, _) in read.items() if why is not None}
     if bad:
         listing = "\n".join(f"  {p}: {why}" for p, why in bad.items())
         if strict:
@@ -77,7 +90,10 @@ def image_folder(path: str | Path, *, labeled: bool | None = None, strict: bool 
     use_labels = bool(class_dirs) if labeled is None else labeled
     if use_labels and not class_dirs:
         raise ValueError(f"labeled=True but {root} has no class sub-folders")
-    data: dict[str, list] = {"image": [str(p) for p in files], "path": [r.as_posix() for r in relative]}
+    images: list[str | dict[str, bytes | None]] = [
+        str(p) if (png := read[p][1]) is None else {"bytes": png, "path": None} for p in files
+    ]
+    data: dict[str, list] = {"image": images, "path": [r.as_posix() for r in relative]}
     features = {"image": Image(mode="RGB"), "path": Value("string")}
     if use_labels:
         data["label"] = [class_dirs.index(r.parts[0]) if len(r.parts) > 1 else -1 for r in relative]

@@ -32,6 +32,7 @@ from PIL import Image
 from torch import nn
 
 from alnb._validation import check_class_names
+from alnb.images import to_rgb
 from alnb.models.adapters.base import Adapter, AdapterConfig, seeded_generator
 
 __all__ = ["ADAPTER_CONFIG_FILE", "Classifier", "check_class_names"]
@@ -153,14 +154,15 @@ class Classifier(nn.Module, ABC):
     def preprocess(self, images: Sequence[Image.Image] | Image.Image) -> torch.Tensor:
         """Turn images into ``pixel_values`` ``[B, 3, H, W]`` with the model's own image processor.
 
-        Non-RGB PIL images (grayscale, palette, RGBA) are converted to RGB first.
+        PIL images of any mode are made 8-bit RGB first with :func:`alnb.images.to_rgb` (16-bit images min-max
+        scaled, EXIF orientation applied, transparency composited on white, first frame of animations).
         """
         if isinstance(images, Image.Image):
             images = [images]
         images = list(images)
         if not images:
             raise ValueError("images must hold at least one image, got an empty list.")
-        rgb = [im.convert("RGB") if isinstance(im, Image.Image) and im.mode != "RGB" else im for im in images]
+        rgb = [to_rgb(im) if isinstance(im, Image.Image) else im for im in images]
         return self.image_processor(images=rgb, return_tensors="pt")["pixel_values"]
 
     @abstractmethod

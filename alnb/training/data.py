@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from alnb._validation import describe
+from alnb.images import to_rgb
 
 __all__ = ["check_indices", "load_images", "random_resized_crop_flip"]
 
@@ -49,7 +50,8 @@ def _to_image(item: Any, column: str) -> Any:
 
 
 def load_images(dataset: Any, indices: npt.NDArray[np.int64], column: str = "image") -> list[Any]:
-    """Images of ``dataset`` at ``indices``, RGB.
+    """Images of ``dataset`` at ``indices``, 8-bit RGB (through :func:`alnb.images.to_rgb`: 16-bit images
+    min-max scaled, EXIF orientation applied, transparency on white, first frame of animations).
 
     Works with a ``datasets.Dataset`` (one batched read of ``column``), a sequence of dicts, a sequence of
     ``(image, label)`` tuples, or a sequence of images.
@@ -64,7 +66,7 @@ def load_images(dataset: Any, indices: npt.NDArray[np.int64], column: str = "ima
         images = dataset[index_list][column] if index_list else []
     else:
         images = [_to_image(dataset[i], column) for i in index_list]
-    return [im.convert("RGB") if isinstance(im, Image.Image) and im.mode != "RGB" else im for im in images]
+    return [to_rgb(im) if isinstance(im, Image.Image) else im for im in images]
 
 
 def random_resized_crop_flip(

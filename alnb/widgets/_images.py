@@ -7,6 +7,8 @@ from typing import Any
 
 from PIL import Image
 
+from alnb.images import to_rgb
+
 __all__ = ["row_image", "to_png"]
 
 
@@ -15,7 +17,9 @@ def to_png(image: Any, size: int) -> bytes:
 
     Images smaller than the box are enlarged by the largest whole factor that fits, with nearest-neighbour
     resampling: a 32×32 digit stays crisp (a smooth filter would blur its few pixels into grey). Larger images
-    are shrunk with a smooth filter. Any mode (grayscale, palette, RGBA) becomes RGB.
+    are shrunk with a smooth filter. Any mode becomes 8-bit RGB with :func:`alnb.images.to_rgb` (16-bit images
+    min-max scaled, EXIF orientation applied, transparency on white, first frame of animations), exactly as the
+    model sees it.
 
     Examples
     --------
@@ -28,7 +32,7 @@ def to_png(image: Any, size: int) -> bytes:
         raise ValueError(f"size must be an integer of at least 8 pixels, got {size!r}.")
     if not isinstance(image, Image.Image):
         raise ValueError(f"image must be a PIL image, got {type(image).__name__}.")
-    rgb = image.convert("RGB")
+    rgb = to_rgb(image)
     width, height = rgb.size
     longest = max(width, height)
     if longest <= size:
