@@ -140,14 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "strategies":
-        from alnb.strategies import available
+        from alnb.strategies.registry import describe_strategies
 
-        print("\n".join(available()))
+        print(describe_strategies())
         return 0
     if args.command == "losses":
-        from alnb.losses import available_losses
+        from alnb.losses.registry import describe_losses
 
-        print("\n".join(available_losses()))
+        print(describe_losses())
         return 0
 
     from alnb.experiment import compare, parse_method

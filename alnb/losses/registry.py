@@ -9,7 +9,17 @@ from typing import Any, Literal, overload
 
 import torch
 
-__all__ = ["LossFn", "LossSpec", "available_losses", "get_loss", "loss_spec", "register_loss"]
+from alnb._docs import summary_line
+
+__all__ = [
+    "LossFn",
+    "LossSpec",
+    "available_losses",
+    "describe_losses",
+    "get_loss",
+    "loss_spec",
+    "register_loss",
+]
 
 #: A loss maps logits ``[N, C]`` and labels ``[N]`` to a scalar tensor.
 LossFn = Callable[..., torch.Tensor]
@@ -129,3 +139,27 @@ def available_losses(role: Role | None = None) -> list[str]:
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {ROLES} or None, got {role!r}.")
     return sorted(n for n, spec in _REGISTRY.items() if role is None or spec.role == role)
+
+
+def describe_losses() -> str:
+    """What ``alnb losses`` prints: each loss with its role and the first line of its docstring."""
+    width = max(len(n) for n in _REGISTRY) + 2
+    lines: list[str] = []
+    sections: tuple[tuple[Role, str], ...] = (
+        ("calibration", "Calibration losses (added to the base loss; STRATEGY@LOSS in methods):"),
+        ("base", "Base losses (replace cross-entropy; STRATEGY@LOSS trains with that loss alone):"),
+    )
+    for role, title in sections:
+        lines.append(title)
+        for name in available_losses(role):
+            fn = _REGISTRY[name].fn
+            target = fn.func if isinstance(fn, functools.partial) else fn
+            extra = (
+                ", ".join(f"{k}={v!r}" for k, v in fn.keywords.items())
+                if isinstance(fn, functools.partial)
+                else ""
+            )
+            summary = summary_line(target) + (f" ({extra})" if extra else "")
+            lines.append(f"  {name:<{width}}{summary}")
+        lines.append("")
+    return "\n".join(lines).rstrip()

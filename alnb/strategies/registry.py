@@ -21,9 +21,16 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from alnb._docs import summary_line
 from alnb.strategies.base import Strategy
 
-__all__ = ["available", "build_strategy", "get_strategy", "register_strategy"]
+__all__ = [
+    "available",
+    "build_strategy",
+    "describe_strategies",
+    "get_strategy",
+    "register_strategy",
+]
 
 S = TypeVar("S", bound=type[Strategy])
 
@@ -71,6 +78,33 @@ def register_strategy(cls: S) -> S:
 def available() -> list[str]:
     """Sorted names of the registered strategies (wrappers included)."""
     return sorted(_REGISTRY)
+
+
+def describe_strategies() -> str:
+    """What ``alnb strategies`` prints: every strategy and modifier with one line each, and the spec syntax."""
+    plain = {n: c for n, c in sorted(_REGISTRY.items()) if not _is_wrapper(c)}
+    wrappers = {n: c for n, c in sorted(_REGISTRY.items()) if _is_wrapper(c)}
+    width = max(len(n) for n in _REGISTRY) + 2
+    lines = ["Query strategies:"]
+    lines += [f"  {name:<{width}}{summary_line(cls)}" for name, cls in plain.items()]
+    lines += ["", "Modifiers (append to a strategy with +; parameters in parentheses):"]
+    for name, cls in wrappers.items():
+        aliases = sorted((a for a, target in _MODIFIERS.items() if target == name), key=len)
+        lines.append(f"  {' / '.join('+' + a for a in aliases)}")
+        lines.append(f"  {'':<{width}}{summary_line(cls)}")
+    lines += [
+        "",
+        "Syntax: STRATEGY[+MODIFIER(key=value, ...)]...[@LOSS][/COLD_START], for example",
+        "  entropy+pcb            entropy with C-PEAL's class balancing",
+        "  margin+topk(gamma=0.05)@uc",
+        "                         the smallest margins among the top 5 %, trained with the uncertainty-calibration loss",
+        "  entropy+pcb@uc/typiclust",
+        "                         ... with TypiClust choosing round 0",
+        "@LOSS picks the calibration loss the model trains with in `alnb run` / `alnb compare` (default none;",
+        "`alnb losses` lists them); in Python pass the strategy part to ActiveLearner(strategy=...) and the loss",
+        "to TrainerConfig(calibration=...). `cpeal` is the preset entropy+pcb@uc.",
+    ]
+    return "\n".join(lines)
 
 
 def _lookup(name: Any) -> type[Strategy]:
