@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from alnb.embedded import DEFAULT_MODEL
-from alnb.learner import ActiveLearner, DatasetOracle, Query
+from alnb.learner import ActiveLearner, DatasetOracle, NonFinitePredictionsError, Query
 from alnb.losses import CalibratedObjective, available_losses, get_loss, register_loss
 from alnb.metrics import calibration_bins, evaluate, expected_calibration_error
 from alnb.pool import Pool
@@ -44,6 +44,7 @@ __all__ = [
     "LabelStore",
     "MaxRounds",
     "MetricPatience",
+    "NonFinitePredictionsError",
     "Pool",
     "Predictions",
     "Query",

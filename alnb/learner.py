@@ -20,6 +20,7 @@ import numpy.typing as npt
 import torch
 from tqdm.auto import tqdm
 
+from alnb._paths import resolve_model_name
 from alnb.metrics import evaluate as evaluate_metrics
 from alnb.pool import Pool
 from alnb.predictions import Predictions
@@ -27,11 +28,37 @@ from alnb.stopping import LabelBudget, MaxRounds, StoppingCriterion
 from alnb.store import LabelStore
 from alnb.strategies import QueryContext, Strategy, build_strategy
 
-__all__ = ["ActiveLearner", "DatasetOracle", "Query"]
+__all__ = ["ActiveLearner", "DatasetOracle", "NonFinitePredictionsError", "Query"]
 
 IntArray = npt.NDArray[np.int64]
 Oracle = Callable[[IntArray], Sequence[int]]
 _STATE_FILE = "learner.json"
+
+
+class NonFinitePredictionsError(ValueError):
+    """The model's predictions on the pool hold NaN or inf, so no query can be made from them."""
+
+
+def _check_finite(predictions: Predictions, store: LabelStore, num_labeled: int) -> None:
+    """Raise :class:`NonFinitePredictionsError` naming the field, how many items and which, when any predicted
+    tensor holds NaN or inf (a ranking of NaN scores looks plausible but means nothing)."""
+    for name in ("logits", "probs", "embeddings", "prob_samples"):
+        value = getattr(predictions, name)
+        if value is None or not value.is_floating_point():
+            continue
+        bad_rows = ~torch.isfinite(value.reshape(value.shape[0], -1)).all(dim=1)
+        if not bool(bad_rows.any()):
+            continue
+        bad = predictions.indices[bad_rows.numpy()]
+        kinds = [k for k, hit in (("NaN", value.isnan().any()), ("inf", value.isinf().any())) if bool(hit)]
+        where = f" in {store.path}" if store.path is not None else " in the in-memory label store"
+        raise NonFinitePredictionsError(
+            f"cannot query: the model's {name} hold {' and '.join(kinds)} for {len(bad)} of {len(predictions)} "
+            f"pool items (dataset indices {bad[:10].tolist()}{' …' if len(bad) > 10 else ''}); expected finite "
+            "values. The classifier's weights or these images are broken: a diverged fit (try a lower "
+            "TrainerConfig.lr, or mixed_precision='no'), a checkpoint holding NaN, or images holding NaN. Nothing "
+            f"was queried, and the {num_labeled} labels{where} are kept."
+        )
 
 
 @dataclass(frozen=True)
@@ -125,13 +152,52 @@ def _classifier_spec(classifier: Any) -> dict[str, Any]:
     described = classifier._describe()
     templates = getattr(classifier, "templates", None)
     return {
-        "model": described["model"],
+        "model": resolve_model_name(described["model"]),
         "class_names": described["class_names"],
         "adapter": described["adapter"],
         "options": described["config"],
         "templates": None if templates is None else list(templates),
         "seed": int(classifier.seed),
     }
+
+
+def _relative_store_path(store_path: Path, directory: Path) -> str:
+    """The label file relative to the session folder when it lies inside it, else its absolute path."""
+    absolute = store_path.resolve()
+    try:
+        return absolute.relative_to(directory.resolve()).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
+def _check_store_file(state: Mapping[str, Any], directory: Path) -> Path:
+    """The saved label file's path (relative paths are inside ``directory``); it must exist."""
+    path = Path(state["store"])
+    if not path.is_absolute():
+        path = (directory / path).absolute()
+    if not path.is_file():
+        expected = state.get("num_labeled")
+        count = f"{expected} labels" if expected is not None else "the session's labels"
+        raise FileNotFoundError(
+            f"the label file {path} of the session in {directory} is missing; expected it to hold {count}. "
+            "Copy the label file back there (it moves with the session folder when it lies inside it), or "
+            "start a new session."
+        )
+    return path
+
+
+def _check_store_holds(store: LabelStore, state: Mapping[str, Any], path: Path) -> None:
+    """Refuse a label file with fewer labels or actions than when the session was saved."""
+    labels, actions = len(store.labels), len(store.actions)
+    want_labels, want_actions = state.get("num_labeled"), state.get("store_actions")
+    if (want_actions is not None and actions < int(want_actions)) or (
+        want_labels is not None and want_actions is None and labels < int(want_labels)
+    ):
+        raise ValueError(
+            f"the label file {path} holds {labels} labels ({actions} actions), but the saved session expects "
+            f"{want_labels} labels ({want_actions} actions); expected the file the session was saved with, or "
+            "a later copy of it. Was it replaced by an older copy or truncated?"
+        )
 
 
 class ActiveLearner:
@@ -235,6 +301,12 @@ class ActiveLearner:
             return unlabeled
         return max(0, min(self.budget - self.num_labeled, unlabeled))
 
+    def _budget_spent(self) -> bool:
+        return self.budget is not None and self.num_labeled >= self.budget
+
+    def _pool_counts(self) -> str:
+        return f"{self.num_labeled} labeled, {len(self.pool.skipped)} skipped"
+
     # ------------------------------------------------------------------ steps
 
     def predict_pool(self) -> Predictions:
@@ -253,17 +325,30 @@ class ActiveLearner:
         """Ask the strategy for the next items to label (``k`` defaults to ``query_size``, capped by the budget).
 
         The query is kept as ``pending`` until ``fit`` ends the round; calling ``query`` again recomputes it.
+
+        Raises
+        ------
+        NonFinitePredictionsError
+            (a ``ValueError``) when the model's logits, probabilities or embeddings on the pool hold NaN or inf;
+            the labels given so far stay in the store and ``pending`` is left as it was.
         """
         remaining = self.remaining_budget
         if remaining == 0:
-            why = "the label budget is spent" if self.budget is not None else "the unlabeled pool is empty"
-            raise ValueError(f"cannot query: {why} ({self.num_labeled} labeled, budget {self.budget})")
+            if self._budget_spent():
+                why = f"the label budget is spent ({self.num_labeled} labeled of a budget of {self.budget})"
+            else:
+                why = (
+                    f"the pool has no unlabeled items left ({self._pool_counts()}); the budget "
+                    f"{'is unlimited' if self.budget is None else f'of {self.budget} is not spent'}"
+                )
+            raise ValueError(f"cannot query: {why}")
         k = min(self.query_size if k is None else k, remaining)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k={k!r} must be a positive int")
         started = time.perf_counter()
         strategy = self._active_strategy()
         predictions = self.predict_pool()
+        _check_finite(predictions, self.pool.store, self.num_labeled)
         context = QueryContext(
             unlabeled=self.pool.unlabeled,
             labeled=self.pool.labeled,
@@ -355,7 +440,9 @@ class ActiveLearner:
     def check_stopping(self) -> str | None:
         """Why the loop should stop now, or ``None``."""
         if self.remaining_budget == 0:
-            return "label budget spent" if self.budget is not None else "unlabeled pool exhausted"
+            if self._budget_spent():
+                return "label budget spent"
+            return f"unlabeled pool exhausted ({self._pool_counts()})"
         criteria: list[StoppingCriterion] = list(self.stopping)
         if self.budget is not None:
             criteria.append(LabelBudget(self.budget))
@@ -399,7 +486,10 @@ class ActiveLearner:
         """Write everything needed to resume: settings, history, pending query and the trained adapter.
 
         Labels live in the pool's label store (already on disk when it has a path); an in-memory store is copied to
-        ``labels.jsonl`` here.
+        ``labels.jsonl`` here. The folder can be moved or copied elsewhere: a label file inside it is recorded
+        relative to it (one outside it by its absolute path), and a model loaded from a local folder by that
+        folder's absolute path (a Hugging Face id as it is). The number of labels and store actions is recorded
+        too, so ``load`` refuses a label file that lost some.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -420,7 +510,9 @@ class ActiveLearner:
             "query_size": self.query_size,
             "initial_pool_size": self._initial_pool_size,
             "pool_indices": None if self.pool.indices is None else self.pool.indices.tolist(),
-            "store": str(Path(store_path).resolve()),
+            "store": _relative_store_path(Path(store_path), directory),
+            "num_labeled": len(store.labels),
+            "store_actions": len(store.actions),
             "fitted_labels": self._fitted_labels,
             "history": self.history,
             "pending": None if self.pending is None else self.pending.to_dict(),
@@ -444,7 +536,14 @@ class ActiveLearner:
         """Resume a learner written by ``save``; pass the same pool data set (and test set) again.
 
         The classifier is rebuilt from its saved spec (or pass one) and its adapter weights restored, so the next
-        ``query()`` is the one an uninterrupted run would have made.
+        ``query()`` is the one an uninterrupted run would have made. The folder may have been moved since ``save``.
+
+        Raises
+        ------
+        FileNotFoundError
+            When the label file is missing (it is never silently recreated empty).
+        ValueError
+            When the label file holds fewer labels or actions than the saved session expects.
         """
         from alnb.models import load_classifier
         from alnb.training import Trainer, TrainerConfig
@@ -454,6 +553,7 @@ class ActiveLearner:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; expected a folder written by ActiveLearner.save")
         state = json.loads(path.read_text())
+        store_path = _check_store_file(state, directory)
         spec = state["classifier"]
         if classifier is None:
             classifier = load_classifier(
@@ -465,7 +565,8 @@ class ActiveLearner:
                 **spec["options"],
             )
         classifier.load_adapter(directory / "adapter")
-        pool = Pool.from_file(state["store"], dataset, spec["class_names"], indices=state["pool_indices"])
+        pool = Pool.from_file(store_path, dataset, spec["class_names"], indices=state["pool_indices"])
+        _check_store_holds(pool.store, state, store_path)
         learner = cls(
             classifier,
             pool,
