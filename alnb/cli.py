@@ -93,6 +93,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(cmp)
 
+    study = commands.add_parser(
+        "study",
+        help="one of the evidence studies: cpeal | prompt-vs-lora | peal",
+        description="Run a study (methods × adapters × tasks × seeds) and write histories.json, summary.json, "
+        "report.md and figures. An interrupted study resumes from --out's histories.json.",
+    )
+    study.add_argument("name", help="cpeal | prompt-vs-lora | peal")
+    study.add_argument(
+        "--tasks", type=_str_list, default=None, help="comma-separated tasks (default: the study's)"
+    )
+    study.add_argument(
+        "--methods", type=_str_list, default=None, help="comma-separated methods (default: the study's)"
+    )
+    study.add_argument("--seeds", type=_int_list, default=[0, 1, 2, 3, 4], help="seeds (default 0,1,2,3,4)")
+    study.add_argument("--rounds", type=_positive, default=None, help="rounds (default: the protocol's, 10)")
+    study.add_argument("--protocol", default="alnb", help="alnb (tuned, default) | cpeal-paper")
+    study.add_argument(
+        "--model", default=None, help="CLIP-family HF id or folder (default: the embedded tiny CLIP)"
+    )
+    study.add_argument("--pool-size", type=_positive, default=None, help="subsample each pool (seeded)")
+    study.add_argument("--test-size", type=_positive, default=None, help="subsample each test split")
+    study.add_argument(
+        "--mechanism-sizes",
+        type=_int_list,
+        default=[1, 2, 5, 10],
+        help="labels per class of the mechanism runs",
+    )
+    study.add_argument("--out", type=Path, required=True, help="output folder")
+
     commands.add_parser("strategies", help="list the query strategies")
     commands.add_parser("losses", help="list the calibration losses")
     return parser
@@ -148,6 +177,26 @@ def _dispatch(args: argparse.Namespace) -> int:
         from alnb.losses.registry import describe_losses
 
         print(describe_losses())
+        return 0
+
+    if args.command == "study":
+        from alnb.studies import headline, run_study, summarize
+
+        histories = run_study(
+            args.name,
+            tasks=args.tasks,
+            methods=args.methods,
+            seeds=args.seeds,
+            rounds=args.rounds,
+            protocol=args.protocol,
+            model=args.model,
+            pool_size=args.pool_size,
+            test_size=args.test_size,
+            mechanism_sizes=args.mechanism_sizes,
+            out=args.out,
+        )
+        print(headline(summarize(histories)))
+        print(f"wrote histories.json, summary.json, report.md and figures to {args.out}")
         return 0
 
     from alnb.experiment import compare, parse_method

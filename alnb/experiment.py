@@ -2,7 +2,8 @@
 
 A *method* is a query strategy plus the calibration loss its model trains with. ``"cpeal"`` is C-PEAL: entropy with class
 balancing (``entropy+pcb``) on a model trained with cross-entropy + the annealed uncertainty-calibration loss. Any other
-method is written ``STRATEGY`` or ``STRATEGY@CALIBRATION`` (``"margin@uc"``, ``"badge"``).
+method is written ``STRATEGY`` or ``STRATEGY@CALIBRATION`` (``"margin@uc"``, ``"badge"``), optionally followed by
+``/COLD_START``, the strategy of round 0 (``"cpeal/typiclust"``; default: the config's ``initial_strategy``, random).
 """
 
 from __future__ import annotations
@@ -45,13 +46,22 @@ class Method:
     name: str
     strategy: str
     calibration: str = "none"
+    initial_strategy: str | None = None  # round 0; None: the experiment's initial_strategy
 
 
 def parse_method(text: str) -> Method:
-    """``"cpeal"``, ``"entropy"``, ``"entropy+pcb@uc"`` → :class:`Method`; unknown names list the known ones."""
+    """``"cpeal"``, ``"entropy"``, ``"entropy+pcb@uc"``, ``"cpeal/typiclust"`` → :class:`Method`; unknown names list the
+    known ones."""
     from alnb.losses import available_losses
 
     text = text.strip()
+    body, slash, initial = text.partition("/")
+    if slash:
+        try:
+            build_strategy(initial)
+        except ValueError as error:
+            raise ValueError(f"method {text!r}: cold start {initial!r}: {error}") from None
+        return dataclasses.replace(parse_method(body), name=text, initial_strategy=initial.strip())
     if text in METHOD_PRESETS:
         strategy, calibration = METHOD_PRESETS[text]
         return Method(text, strategy, calibration)
@@ -87,6 +97,9 @@ class ExperimentConfig:
     pool_size: int | None = None  # subsample the pool (seeded) for speed
     test_size: int | None = None  # subsample the test split (seeded)
     adapter_options: dict[str, Any] = field(default_factory=dict)
+    trainer_options: dict[str, Any] = field(
+        default_factory=dict
+    )  # any other TrainerConfig field, applied last
 
 
 def load_data(name: str, seed: int = 0) -> tuple[Any, Any, list[str]]:
@@ -159,6 +172,7 @@ def run_experiment(
             seed=seed,
             calibration=method.calibration,
             quiet=True,
+            **config.trainer_options,
         )
     )
     if feature_cache is not None:
@@ -173,7 +187,7 @@ def run_experiment(
         test=test,
         seed=seed,
         query_size=config.query_size,
-        initial_strategy=config.initial_strategy,
+        initial_strategy=method.initial_strategy or config.initial_strategy,
     )
     learner.run(config.rounds, progress=progress)
     return learner

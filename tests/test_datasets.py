@@ -21,16 +21,16 @@ def digits():
 
 
 def test_digits_split_is_fixed_stratified_and_rgb(digits):
-    train, test = digits["train"], digits["test"]
-    assert len(train) + len(test) == 1797
+    train, val, test = digits["train"], digits["validation"], digits["test"]
+    assert (len(train), len(val), len(test)) == (1077, 270, 450)
     assert class_names(train) == [
         "digit zero", "digit one", "digit two", "digit three", "digit four",
         "digit five", "digit six", "digit seven", "digit eight", "digit nine",
     ]  # fmt: skip
     train_share = np.bincount(train["label"], minlength=10) / np.bincount(
-        np.concatenate([train["label"], test["label"]]), minlength=10
+        np.concatenate([train["label"], val["label"], test["label"]]), minlength=10
     )
-    assert np.allclose(train_share, 0.75, atol=0.02)
+    assert np.allclose(train_share, 0.6, atol=0.02)
     image = train[0]["image"]
     assert image.mode == "RGB" and image.size == (32, 32)
     pixels = np.asarray(image)
@@ -43,6 +43,7 @@ def test_glyphs_is_twenty_classes_in_held_out_palettes():
     glyphs = load("glyphs")
     names = class_names(glyphs["train"])
     assert len(names) == 20 and len(glyphs["train"]) == 3000 and len(glyphs["test"]) == 1000
+    assert len(glyphs["validation"]) == 600
     assert set(glyphs["train"]["label"]) == set(range(20))
     # The glyph ink colours come from the held-out palette: some pixel of each image is near one of them.
     palette = np.array(list(HELD_OUT_COLORS.values()), dtype=np.float32)
@@ -52,9 +53,53 @@ def test_glyphs_is_twenty_classes_in_held_out_palettes():
 
 
 def test_unknown_builtin_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"name='mnist'.*\['digits', 'glyphs'\]"):
+    with pytest.raises(ValueError, match=r"name='mnist'.*'alphanumerics'.*'digits'"):
         load("mnist")
-    assert set(available()) == {"digits", "glyphs"}
+    assert {"digits", "glyphs", "alphanumerics", "glyphs-xl", "digits-lt10", "glyphs-lt100"} <= set(
+        available()
+    )
+    with pytest.raises(ValueError, match="seed='0' must be an integer"):
+        load("digits", seed="0")
+
+
+def test_alphanumerics_has_46_balanced_classes_and_disjoint_splits():
+    tasks = load("alphanumerics")
+    names = class_names(tasks["train"])
+    assert len(names) == 46 and names[10] == "letter a" and names[-1] == "arrow"
+    assert np.bincount(tasks["train"]["label"]).tolist() == [60] * 46
+    assert np.bincount(tasks["test"]["label"]).tolist() == [20] * 46
+    first = {split: np.asarray(tasks[split][0]["image"]) for split in tasks}
+    assert not np.array_equal(first["train"], first["test"])
+
+
+@pytest.mark.parametrize(("name", "ratio"), [("digits-lt10", 10), ("digits-lt100", 100), ("glyphs-lt10", 10)])
+def test_long_tailed_variants_have_the_stated_imbalance_and_balanced_test(name, ratio):
+    base, tail = load(name.split("-")[0]), load(name)
+    counts = np.bincount(tail["train"]["label"])
+    assert counts.max() / counts.min() == pytest.approx(ratio, rel=0.15)
+    assert counts.max() == np.bincount(base["train"]["label"]).min()
+    assert tail["test"]["label"] == base["test"]["label"]
+    assert tail["validation"]["label"] == base["validation"]["label"]
+    assert load(name)["train"]["label"] == tail["train"]["label"]  # fixed for a seed
+
+
+def test_long_tailed_refuses_a_ratio_below_one():
+    with pytest.raises(ValueError, match=r"ratio=0\.5 must be an imbalance ratio"):
+        from alnb.datasets.builtin import long_tailed
+
+        long_tailed(load("digits")["train"], 0.5)
+
+
+def test_larger_generated_pools_leave_validation_and_test_unchanged():
+    from alnb.datasets.builtin import _glyphs
+
+    small, large = _glyphs(0, pool=200), _glyphs(0, pool=400)
+    assert len(large["train"]) == 400
+    for split in ("validation", "test"):
+        assert np.array_equal(np.asarray(small[split][3]["image"]), np.asarray(large[split][3]["image"]))
+    assert np.array_equal(
+        np.asarray(small["test"][0]["image"]), np.asarray(load("glyphs")["test"][0]["image"])
+    )
 
 
 def _write_folder(root: Path) -> None:

@@ -3,6 +3,7 @@ predictions, MC dropout, seeding, data access, progress bars, and fit + predict 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -401,3 +402,21 @@ def test_fit_and_predict_in_two_processes(
         local = Trainer(_config()).predict(clf, color_dataset, order)
         torch.testing.assert_close(gathered["logits"], local.logits, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(gathered["embeddings"], local.embeddings, rtol=1e-4, atol=1e-5)
+
+
+def test_min_steps_stretches_small_fits_and_logs_the_training_error(
+    clip_dir: str, color_dataset: Dataset
+) -> None:
+    """With few labels, ``min_steps`` adds epochs (the schedule stretches); each epoch logs the share it got wrong."""
+    config = _config(epochs=4, batch_size=8, min_steps=12, warmup_epochs=1, optimizer="adamw", lr=0.05)
+    assert config.epochs_for(8) == 12 and config.epochs_for(40) == 4 and config.epochs_for(17) == 4
+    with pytest.raises(ValueError, match="min_steps"):
+        _config(min_steps=-1)
+    clf = load_classifier(clip_dir, NAMES, adapter="linear")
+    indices = TRAIN[:8]
+    trainer = Trainer(config).fit(clf, color_dataset, indices, _labels(color_dataset, indices))
+    epochs = trainer.last_fit_.epochs
+    stretched = dataclasses.replace(config, epochs=12)
+    assert len(epochs) == 12 and [e.lr for e in epochs] == [stretched.lr_at(e) for e in range(12)]
+    errors = [e.train_error for e in epochs]
+    assert all(0.0 <= x <= 1.0 for x in errors) and errors[-1] <= errors[0]

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from alnb.embedded.tokenizer import build_tokenizer
 from alnb.embedded.world import (
     DIGIT_NAMES,
+    LETTERS,
     SHAPES,
     caption_for,
     render_digit_like_sklearn,
@@ -40,7 +41,8 @@ from alnb.embedded.world import (
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CONTEXT_LENGTH = 32
-SKLEARN_LIKE_SHARE = 0.15
+SKLEARN_LIKE_SHARE = 0.3
+VISION_LAYERS = 6
 LONG_BATCH_SHARE = 0.2
 
 
@@ -62,7 +64,7 @@ def model_config(vocab_size: int, bos: int, eos: int, pad: int):
         vision_config={
             "hidden_size": 128,
             "intermediate_size": 512,
-            "num_hidden_layers": 4,
+            "num_hidden_layers": VISION_LAYERS,
             "num_attention_heads": 4,
             "image_size": 32,
             "patch_size": 8,
@@ -155,16 +157,56 @@ def evaluation_sets(seed: int = 10_000, n: int = 400) -> dict[str, tuple[list, n
     rng = np.random.default_rng(seed)
     digit_labels = rng.integers(0, 10, n)
     shape_labels = rng.integers(0, len(SHAPES), n)
+    letter_labels = rng.integers(0, len(LETTERS), n)
     digits = [render_scene(sample_scene(rng, name=DIGIT_NAMES[i])) for i in digit_labels]
     shapes = [render_scene(sample_scene(rng, name=SHAPES[i])) for i in shape_labels]
+    letters = [render_scene(sample_scene(rng, name=LETTERS[i])) for i in letter_labels]
     sk = load_digits()
     sk_images = [render_digit_like_sklearn(x) for x in sk.images]
     digit_prompts = [f"a photo of a digit {d} ." for d in DIGIT_NAMES]
     return {
         "procedural_digits": (digits, digit_labels, digit_prompts),
         "procedural_shapes": (shapes, shape_labels, [f"a photo of a {s} ." for s in SHAPES]),
+        "procedural_letters": (letters, letter_labels, [f"a photo of a letter {x} ." for x in LETTERS]),
         "sklearn_digits": (sk_images, sk.target, digit_prompts),
     }
+
+
+# ---------------------------------------------------------------- warm start
+
+
+def warm_start(model, tokenizer, folder: Path) -> None:
+    """Copy an earlier tiny CLIP into ``model``: tensors of equal name and shape, token embeddings by word (new words keep
+    their random init), and extra vision layers as identity residual blocks (zero output projections), so the grown
+    model starts out computing what the old one did."""
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    old = load_file(folder / "model.safetensors")
+    old_vocab = AutoTokenizer.from_pretrained(folder).get_vocab()
+    state = model.state_dict()
+    copied = 0
+    for name, tensor in old.items():
+        if name in state and state[name].shape == tensor.shape and "token_embedding" not in name:
+            state[name] = tensor.clone()
+            copied += 1
+    embedding_name = "text_model.embeddings.token_embedding.weight"
+    embedding = state[embedding_name].clone()
+    for word, new_id in tokenizer.get_vocab().items():
+        if word in old_vocab:
+            embedding[new_id] = old[embedding_name][old_vocab[word]]
+    state[embedding_name] = embedding
+    layers = model.config.vision_config.num_hidden_layers
+    old_layers = len({n.split(".")[3] for n in old if n.startswith("vision_model.encoder.layers.")})
+    for layer in range(old_layers, layers):
+        for part in ("self_attn.out_proj", "mlp.fc2"):
+            for kind in ("weight", "bias"):
+                key = f"vision_model.encoder.layers.{layer}.{part}.{kind}"
+                state[key] = torch.zeros_like(state[key])
+    model.load_state_dict(state)
+    print(
+        f"warm start from {folder}: {copied} tensors copied, {layers - old_layers} identity vision layers added"
+    )
 
 
 # ---------------------------------------------------------------- export
@@ -242,6 +284,13 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", type=int, default=0, help="torch threads; 0 = adapt to the machine's load every 50 steps"
     )
     parser.add_argument("--resume", action="store_true", help="continue from --run-dir's checkpoint")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="warm start from an earlier tiny CLIP folder: weights copied by name, token embeddings by word, "
+        "vision layers it lacks added as identity blocks",
+    )
     args = parser.parse_args(argv)
 
     from safetensors.torch import load_file, save_file
@@ -254,6 +303,8 @@ def main(argv: list[str] | None = None) -> None:
         len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
     )
     model = CLIPModel(config)
+    if args.init_from is not None and not args.resume:
+        warm_start(model, tokenizer, args.init_from)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=args.lr, weight_decay=args.weight_decay, betas=(0.9, 0.98)
     )
@@ -272,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resumed at step {start} (best zero-shot mean {best:.3f})", flush=True)
     recipe = {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "vision": "ViT 128 wide × 4 layers, patch 8, 32×32 images",
+        "vision": f"ViT 128 wide × {VISION_LAYERS} layers, patch 8, 32×32 images",
+        "init_from": None if args.init_from is None else str(args.init_from),
         "text": f"transformer 128 wide × 4 layers, word-level vocabulary of {len(tokenizer)}, context {CONTEXT_LENGTH}",
         "projection_dim": 128,
         "optimizer": f"AdamW lr {args.lr}, weight decay {args.weight_decay}, betas (0.9, 0.98)",

@@ -43,6 +43,10 @@ class TrainerConfig:
         Learning rate after warm-up, set once per epoch: cosine from ``lr`` towards 0, or constant.
     warmup_epochs : int
         Epochs at the constant ``warmup_lr`` first (1 at 1e-5 in C-PEAL); must be fewer than ``epochs``.
+    min_steps : int
+        At least this many optimizer steps per ``fit`` (0 = off, C-PEAL): small labeled sets then train for more
+        epochs (the schedule stretches with them), as CoOp trains 1-shot sets for more epochs than 16-shot ones. With
+        10 labels and batch 32, 10 epochs are only 10 steps. See :meth:`epochs_for`.
     warmup_lr : float
         Learning rate during warm-up.
     seed : int
@@ -81,6 +85,7 @@ class TrainerConfig:
     weight_decay: float = 5e-4
     schedule: str = "cosine"
     warmup_epochs: int = 1
+    min_steps: int = 0
     warmup_lr: float = 1e-5
     seed: int = 0
     calibration: str = "none"
@@ -100,6 +105,7 @@ class TrainerConfig:
         check_positive_int(self.eval_batch_size, "eval_batch_size")
         _check_int(self.seed, "seed", 0)
         _check_int(self.warmup_epochs, "warmup_epochs", 0)
+        _check_int(self.min_steps, "min_steps", 0)
         if self.warmup_epochs >= self.epochs:
             raise ValueError(
                 f"warmup_epochs must be fewer than epochs, got warmup_epochs={self.warmup_epochs} with "
@@ -123,6 +129,17 @@ class TrainerConfig:
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         if not isinstance(self.image_column, str) or not self.image_column:
             raise ValueError(f"image_column must be a non-empty string, got {self.image_column!r}.")
+
+    def epochs_for(self, n_samples: int) -> int:
+        """Epochs a ``fit`` on ``n_samples`` labeled items runs: ``epochs``, or more to reach ``min_steps`` steps.
+
+        >>> TrainerConfig(epochs=10, batch_size=32, min_steps=200).epochs_for(10), TrainerConfig().epochs_for(10)
+        (200, 10)
+        >>> TrainerConfig(epochs=10, batch_size=32, min_steps=200).epochs_for(320)
+        20
+        """
+        steps_per_epoch = max(1, math.ceil(n_samples / self.batch_size))
+        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of a 0-based epoch: ``warmup_lr`` during warm-up, then cosine (or constant) from

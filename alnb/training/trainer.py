@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ __all__ = ["EpochLog", "FitResult", "Trainer"]
 
 @dataclass(frozen=True)
 class EpochLog:
-    """One training epoch: learning rate, mean losses over the epoch's samples, and wall time."""
+    """One training epoch: learning rate, mean losses over the epoch's samples, wall time, and the share of training
+    samples the model got wrong during the epoch (the "incorrect" group a calibration loss such as L_UC works on)."""
 
     epoch: int
     lr: float
@@ -39,6 +41,7 @@ class EpochLog:
     calibration: float
     calibration_weight: float
     seconds: float
+    train_error: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -209,9 +212,9 @@ class Trainer:
             return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    def objective(self) -> CalibratedObjective:
+    def objective(self, config: TrainerConfig | None = None) -> CalibratedObjective:
         """The loss ``fit`` minimises: base loss + scheduled calibration term (see ``alnb.losses``)."""
-        cfg = self.config
+        cfg = config or self.config
         return CalibratedObjective(
             calibration=cfg.calibration,
             weight=cfg.calibration_weight,
@@ -240,10 +243,12 @@ class Trainer:
         Trainer
             ``self``; ``last_fit_`` describes the run.
         """
-        cfg = self.config
         classifier = _check_classifier(classifier)
         idx = check_indices(indices, len(dataset))
         y = check_labels(labels, len(idx), classifier.num_classes)
+        cfg = self.config
+        if cfg.epochs_for(len(idx)) != cfg.epochs:  # the schedule stretches over the extra epochs
+            cfg = dataclasses.replace(cfg, epochs=cfg.epochs_for(len(idx)))
         accelerator = self._accelerator()
         start = time.perf_counter()
         classifier.to(accelerator.device)
@@ -270,7 +275,7 @@ class Trainer:
             torch.manual_seed(cfg.seed)  # again: encoding new rows must not shift dropout masks
             try:
                 logs = self._train_epochs(
-                    model, optimizer, loader, positions, collate, use_cache, accelerator
+                    model, optimizer, loader, positions, collate, use_cache, accelerator, cfg
                 )
             finally:
                 self._forget(accelerator, model, optimizer, loader)
@@ -289,9 +294,9 @@ class Trainer:
         collate: FeatureBatches | ImageBatches,
         use_cache: bool,
         accelerator: Accelerator,
+        cfg: TrainerConfig,
     ) -> list[EpochLog]:
-        cfg = self.config
-        objective = self.objective()
+        objective = self.objective(cfg)
         logs: list[EpochLog] = []
         with self._bar(accelerator, total=cfg.epochs, desc=f"fit ({len(positions)} labeled)") as bar:
             for epoch in range(cfg.epochs):
@@ -304,7 +309,7 @@ class Trainer:
                 if isinstance(collate, ImageBatches):
                     collate.reseed((cfg.seed, epoch, accelerator.process_index))
                 model.train()
-                sums = torch.zeros(4, device=accelerator.device, dtype=torch.float64)
+                sums = torch.zeros(5, device=accelerator.device, dtype=torch.float64)
                 for batch in loader:
                     key = "image_features" if use_cache else "pixel_values"
                     with accelerator.autocast():
@@ -320,9 +325,10 @@ class Trainer:
                             parts.base.detach() * n,
                             parts.calibration.detach() * n,
                             torch.tensor(n, device=sums.device),
+                            (logits.detach().argmax(1) != batch["labels"]).sum().to(sums),
                         ]
                     ).to(sums)
-                total, base, calibration, count = accelerator.reduce(sums, "sum").tolist()
+                total, base, calibration, count, wrong = accelerator.reduce(sums, "sum").tolist()
                 logs.append(
                     EpochLog(
                         epoch=epoch,
@@ -332,6 +338,7 @@ class Trainer:
                         calibration=calibration / count,
                         calibration_weight=objective.weight_at(epoch),
                         seconds=time.perf_counter() - epoch_start,
+                        train_error=wrong / count,
                     )
                 )
                 bar.set_postfix(loss=f"{total / count:.4f}")
