@@ -60,9 +60,12 @@ class TrainerConfig:
         C-PEAL's annealed weight or a constant one.
     reset_each_round : bool
         Re-initialise the adapter at the start of every ``fit`` (C-PEAL retrains from scratch each round).
-    mixed_precision : {"no", "bf16", "fp16"}
-        Autocast precision, used only on a CUDA device that has it (CPU runs always use float32); ignored when
-        the Trainer is given an accelerator (then the accelerator's setting applies).
+    mixed_precision : {None, "no", "bf16", "fp16"}
+        Autocast precision. ``None`` (default) uses accelerate's own setting: ``accelerate launch
+        --mixed_precision``, ``ACCELERATE_MIXED_PRECISION`` or the ``accelerate config`` file, else ``"no"``.
+        ``"bf16"`` runs where the device has it (a CUDA GPU with bf16, or a CPU whose autocast supports bf16);
+        ``"fp16"`` only on a GPU; elsewhere training stays in float32. Trainers with different precisions can
+        live in one process. Ignored when the Trainer is given an accelerator (then its setting applies).
     quiet : bool
         Silence progress bars.
     feature_cache : bool
@@ -92,7 +95,7 @@ class TrainerConfig:
     calibration_weight: float = 1.0
     calibration_schedule: str = "anneal"
     reset_each_round: bool = True
-    mixed_precision: str = "no"
+    mixed_precision: str | None = None
     quiet: bool = False
     feature_cache: bool = True
     augment: bool = False
@@ -120,7 +123,8 @@ class TrainerConfig:
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         check_choice(self.schedule, "schedule", SCHEDULES)
         check_choice(self.calibration_schedule, "calibration_schedule", CALIBRATION_SCHEDULES)
-        check_choice(self.mixed_precision, "mixed_precision", MIXED_PRECISION)
+        if self.mixed_precision is not None:
+            check_choice(self.mixed_precision, "mixed_precision", MIXED_PRECISION)
         from alnb.losses import available_losses
 
         check_choice(self.calibration, "calibration", available_losses())

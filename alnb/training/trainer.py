@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +100,15 @@ def _seeded(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+def cpu_supports_bf16() -> bool:
+    """Whether torch's CPU autocast runs a matrix product in bfloat16 here."""
+    try:
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            return (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    except (RuntimeError, ValueError):
+        return False
+
+
 class Trainer:
     """Trains a classifier's adapter and predicts with it, on CPU, one GPU or several processes (accelerate).
 
@@ -142,22 +151,55 @@ class Trainer:
 
     def _accelerator(self) -> Accelerator:
         if getattr(self, "accelerator_", None) is None:
+            self._own_precision: str | None = None
             if self.accelerator is not None:
                 self.accelerator_ = self.accelerator
             else:
-                self.accelerator_ = Accelerator(
-                    cpu=not torch.cuda.is_available(), mixed_precision=self._precision()
-                )
+                self.accelerator_ = self._new_accelerator(self._precision())
         return self.accelerator_
 
-    def _precision(self) -> str:
-        """The configured precision where the hardware has it, else "no" (CPU runs stay in float32)."""
+    def _new_accelerator(self, precision: str | None) -> Accelerator:
+        """An Accelerator at ``precision`` (``None``: accelerate's own setting).
+
+        accelerate keeps one precision per process and refuses an Accelerator asking for another one. A second
+        Trainer with another precision then joins the existing state and applies its own precision itself:
+        torch autocast around its forward passes, and a gradient scaler of its own for fp16.
+        """
+        cpu = not torch.cuda.is_available()
+        try:
+            return Accelerator(cpu=cpu, mixed_precision=precision)
+        except ValueError as error:
+            if "already been initialized" not in str(error):
+                raise
+        accelerator = Accelerator(cpu=cpu)
+        if precision != accelerator.mixed_precision:
+            self._own_precision = precision
+            accelerator.native_amp = False  # prepare() must not wrap forward in the process-wide precision
+            accelerator.scaler = (
+                torch.amp.GradScaler(accelerator.device.type) if precision == "fp16" else None
+            )
+        return accelerator
+
+    def _autocast(self, accelerator: Accelerator) -> AbstractContextManager[Any]:
+        """This Trainer's autocast: accelerate's, or its own when it differs from the process-wide precision."""
+        own = getattr(self, "_own_precision", None)
+        if own is None:
+            return accelerator.autocast()
+        if own == "no":
+            return nullcontext()
+        dtype = torch.bfloat16 if own == "bf16" else torch.float16
+        return torch.autocast(device_type=accelerator.device.type, dtype=dtype)
+
+    def _precision(self) -> str | None:
+        """The configured precision where the hardware has it, else "no"; ``None`` leaves it to accelerate."""
         wanted = self.config.mixed_precision
-        if wanted == "no" or not torch.cuda.is_available():
-            return "no"
-        if wanted == "bf16" and not torch.cuda.is_bf16_supported():
-            return "no"
-        return wanted
+        if wanted is None or wanted == "no":
+            return wanted
+        if torch.cuda.is_available():
+            if wanted == "bf16" and not torch.cuda.is_bf16_supported():
+                return "no"
+            return wanted
+        return "bf16" if wanted == "bf16" and cpu_supports_bf16() else "no"
 
     def _bar(self, accelerator: Accelerator, **kwargs: Any) -> tqdm:
         return tqdm(disable=self.config.quiet or not accelerator.is_main_process, leave=False, **kwargs)
@@ -186,7 +228,7 @@ class Trainer:
         positions, features = [], []
         with torch.no_grad(), self._bar(accelerator, total=len(loader), desc="encoding images") as bar:
             for batch in loader:
-                with accelerator.autocast():
+                with self._autocast(accelerator):
                     out = classifier.encode_images(batch["pixel_values"])
                 pos, feats = accelerator.gather_for_metrics((batch["positions"], out.float()))
                 positions.append(pos.cpu())
@@ -312,7 +354,7 @@ class Trainer:
                 sums = torch.zeros(5, device=accelerator.device, dtype=torch.float64)
                 for batch in loader:
                     key = "image_features" if use_cache else "pixel_values"
-                    with accelerator.autocast():
+                    with self._autocast(accelerator):
                         logits = model(**{key: batch[key]})
                     parts = objective.parts(logits.float(), batch["labels"], epoch)
                     optimizer.zero_grad(set_to_none=True)
@@ -428,7 +470,7 @@ class Trainer:
         gathered = []
         with torch.no_grad(), self._bar(accelerator, total=len(loader), desc="predict") as bar:
             for batch in loader:
-                with accelerator.autocast():
+                with self._autocast(accelerator):
                     if use_cache:
                         inputs = {"image_features": batch["image_features"]}
                         features = batch["image_features"]
