@@ -162,22 +162,24 @@ def test_reset_gives_a_fresh_initialisation(
 def test_calibration_loss_reaches_the_gradient(
     model_dirs: dict[str, str], color_dataset: Dataset, model: str, adapter: str
 ) -> None:
-    # The balanced UC loss is 0 on a batch that is all right (or all wrong); a quarter of flipped labels keeps
-    # both groups non-empty however fast the model fits.
+    # The balanced UC loss is 0 on a batch that is all right (or all wrong). Half of the class-1 rows relabeled as
+    # class 2 cannot all be fitted (same colour, two labels), so both groups stay non-empty however fast it fits.
     labels = _labels(color_dataset, TRAIN)
-    labels[1::4] = (labels[1::4] + 1) % 4  # class 1 rows become class 2
+    labels[1::8] = (labels[1::8] + 1) % 4
     last_fit = {}
     clf = load_classifier(model_dirs[model], NAMES, adapter=adapter)
 
     def train(**calibration: object) -> dict[str, torch.Tensor]:
         # Each fit re-initialises the adapter from the trainer's seed, so the runs start alike.
-        config = _config(epochs=2, batch_size=32, calibration_schedule="constant", **calibration)
+        config = _config(epochs=3, batch_size=32, calibration_schedule="constant", **calibration)
         last_fit["result"] = Trainer(config).fit(clf, color_dataset, TRAIN, labels).last_fit_
         return _trainable(clf)
 
     plain = train(calibration="none")
     weightless = train(calibration="uc", calibration_weight=0.0)
     calibrated = train(calibration="uc", calibration_weight=1.0)
+    # The premise: some epoch has both right and wrong predictions (else the balanced loss is 0 by definition).
+    assert any(0 < epoch.train_error < 1 for epoch in last_fit["result"].epochs)
     assert any(epoch.calibration > 0 for epoch in last_fit["result"].epochs)
     assert all(torch.equal(plain[n], weightless[n]) for n in plain)  # same batches, same seed: a fair control
     assert any(not torch.equal(plain[n], calibrated[n]) for n in plain)

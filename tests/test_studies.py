@@ -136,7 +136,7 @@ def tiny_study(tmp_path_factory):
 
 
 def test_study_writes_histories_summary_report_and_figures(tiny_study):
-    out, histories = tiny_study
+    out, _ = tiny_study
     for name in (
         "histories.json",
         "summary.json",
