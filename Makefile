@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# A short C-PEAL study (the full one: `alnb study cpeal --out runs/cpeal`): long-tailed digits, 5 seeds, paired
+# differences with bootstrap intervals; prints the headline table, writes report.md and figures to runs/demo.
 demo: $(STAMP)
-	$(BIN)/alnb compare --seeds 0,1,2,3,4 --out runs/demo
+	$(BIN)/alnb study cpeal --tasks digits-lt10 --methods cpeal,entropy,entropy+pcb,random,badge \
+		--seeds 0,1,2,3,4 --rounds 6 --mechanism-sizes 2 --out runs/demo
 
 test: $(STAMP)
 	@bash .ci/browser-deps.sh

@@ -154,10 +154,7 @@ def test_study_writes_histories_summary_report_and_figures(tiny_study):
     assert "## digits" in report and "cpeal [coop]" in report and "The mechanism alone" in report
     mechanism = saved["mechanism"]
     assert {(r["seed"], r["calibration"]) for r in mechanism} == {
-        (0, "none"),
-        (0, "uc"),
-        (1, "none"),
-        (1, "uc"),
+        (s, c) for s in (0, 1) for c in ("none", "uc", "uc_unbalanced")
     }
     assert all(0.0 <= r["train_error_last_epoch"] <= 1.0 for r in mechanism)
 

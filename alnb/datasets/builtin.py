@@ -10,9 +10,10 @@ Base tasks
         10 classes, pool 1,077 / validation 270 / test 450. In the embedded model's distribution (it saw procedural
         digits drawn the same way), so zero-shot is useful and few labels improve it.
     ``glyphs``
-        the out-of-distribution task (PEAL's setting): 20 classes (10 digits, 10 shapes) in palettes and backgrounds held
-        out of pretraining, rotated up to ±60° (pretraining saw about ±20°), small and off-centre, with noise and blur.
-        Zero-shot is weak; adaptation helps. Pool 3,000 / validation 600 / test 1,000.
+        the out-of-distribution task (PEAL's setting): 20 classes (10 digits, 10 shapes) drawn upside down (turned
+        180° ± 10°; pretraining saw upright glyphs, ±20°) in palettes and backgrounds held out of pretraining, with a
+        little noise and blur. Zero-shot is weak (6 and 9 swap, 2 and 5 look alike); adaptation helps. Pool 3,000 /
+        validation 600 / test 1,000.
     ``alphanumerics``
         the many-class task (like DTD's 47): 46 classes (10 digits, 26 printed capital letters, 10 shapes), small glyphs in
         the pretraining palettes with noise: pool 2,760 / validation 460 / test 920.
@@ -89,11 +90,17 @@ def _digits(seed: int) -> DatasetDict:
     )
 
 
-#: How far ``glyphs`` lies from pretraining. Chosen so that zero-shot is weak while the glyph stays recognisable (see
-#: the model card's benchmark: a 10-per-class linear probe beats zero-shot there).
-GLYPHS_ROTATION = 60.0
-GLYPHS_NOISE = (8.0, 16.0)
+#: How far ``glyphs`` lies from pretraining: a systematic shift (upside down, unseen palettes and backgrounds) that
+#: breaks the text alignment more than the image features, as satellite or microscope images do for CLIP. The task's
+#: difficulty was chosen (once, before any method was compared on it) by measuring zero-shot and a 10-per-class probe of
+#: candidate settings on an intermediate checkpoint: random rotations up to ±60° with noise put the probe below
+#: zero-shot (0.41 vs 0.54: too varied to learn from 10 images); upside down with little noise gives a weak zero-shot
+#: that a few labels improve clearly (0.55 → 0.70; final figures in the model card's benchmark).
+GLYPHS_TURN = 180.0  # every glyph upside down, then turned by a random ±GLYPHS_ROTATION
+GLYPHS_ROTATION = 10.0
+GLYPHS_NOISE = (0.0, 4.0)
 GLYPHS_BLUR = (0.0, 0.5)
+GLYPHS_SIZES = ("large",)
 GLYPHS_NAMES = [f"digit {d}" for d in DIGIT_NAMES] + list(SHAPES)
 
 
@@ -108,8 +115,8 @@ def _draw_glyphs(rng: np.random.Generator, labels: np.ndarray) -> list:
             scene,
             noise=float(rng.choice(GLYPHS_NOISE)),
             blur=float(rng.choice(GLYPHS_BLUR)),
-            rotation=float(rng.uniform(-GLYPHS_ROTATION, GLYPHS_ROTATION)),
-            size=str(rng.choice(["small", "medium"])),
+            rotation=GLYPHS_TURN + float(rng.uniform(-GLYPHS_ROTATION, GLYPHS_ROTATION)),
+            size=str(rng.choice(GLYPHS_SIZES)),
             position=str(rng.choice(["left", "right", "top", "bottom", "center"])),
         )
         images.append(render_scene(scene))
@@ -191,7 +198,7 @@ TASKS: dict[str, Task] = {
         Task("digits", "scikit-learn's 1,797 real handwritten digits as 32×32 RGB, 10 classes", _digits),
         Task(
             "glyphs",
-            "out of distribution: 20 classes of rotated digits and shapes in held-out palettes and backgrounds",
+            "out of distribution: 20 classes of upside-down digits and shapes in held-out palettes and backgrounds",
             _glyphs,
         ),
         Task(

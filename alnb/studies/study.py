@@ -214,6 +214,7 @@ def run_study(
                 task,
                 seeds=seeds,
                 sizes=mechanism_sizes,
+                calibrations=("none", "uc", "uc_unbalanced"),
                 protocol=proto,
                 model=model,
                 test_size=test_size,
@@ -242,7 +243,9 @@ def calibration_mechanism(
 ) -> list[dict[str, Any]]:
     """CE vs CE + a calibration loss on the *same* random labeled sets: for each seed and size (labels per class), one
     random draw of ``size · C`` pool images trains the adapter once per loss; test accuracy, ECE, NLL and error-detection
-    AUROC, and the share of training samples still misclassified in the last epoch (what L_UC's "incorrect" term needs).
+    AUROC, and the share of training samples still misclassified in the last epoch (what L_UC's "incorrect" term needs:
+    C-PEAL's balanced form weighs the "correct" term by the share of wrong predictions, so it vanishes once the model
+    fits its few labels; ``uc_unbalanced`` keeps it).
     """
     from tqdm.auto import tqdm
 
