@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from alnb._paths import resolve_model_name
+from alnb.errors import BudgetSpentError, NonFinitePredictionsError, PoolExhaustedError
 from alnb.metrics import evaluate as evaluate_metrics
 from alnb.pool import Pool
 from alnb.predictions import Predictions
@@ -33,10 +34,6 @@ __all__ = ["ActiveLearner", "DatasetOracle", "NonFinitePredictionsError", "Query
 IntArray = npt.NDArray[np.int64]
 Oracle = Callable[[IntArray], Sequence[int]]
 _STATE_FILE = "learner.json"
-
-
-class NonFinitePredictionsError(ValueError):
-    """The model's predictions on the pool hold NaN or inf, so no query can be made from them."""
 
 
 def _check_finite(predictions: Predictions, store: LabelStore, num_labeled: int) -> None:
@@ -328,6 +325,9 @@ class ActiveLearner:
 
         Raises
         ------
+        BudgetSpentError, PoolExhaustedError
+            (``ValueError`` subclasses, see :mod:`alnb.errors`) when the label budget is spent or no unlabeled item
+            is left.
         NonFinitePredictionsError
             (a ``ValueError``) when the model's logits, probabilities or embeddings on the pool hold NaN or inf;
             the labels given so far stay in the store and ``pending`` is left as it was.
@@ -335,13 +335,14 @@ class ActiveLearner:
         remaining = self.remaining_budget
         if remaining == 0:
             if self._budget_spent():
-                why = f"the label budget is spent ({self.num_labeled} labeled of a budget of {self.budget})"
-            else:
-                why = (
-                    f"the pool has no unlabeled items left ({self._pool_counts()}); the budget "
-                    f"{'is unlimited' if self.budget is None else f'of {self.budget} is not spent'}"
+                raise BudgetSpentError(
+                    f"cannot query: the label budget is spent ({self.num_labeled} labeled of a budget of "
+                    f"{self.budget})"
                 )
-            raise ValueError(f"cannot query: {why}")
+            raise PoolExhaustedError(
+                f"cannot query: the pool has no unlabeled items left ({self._pool_counts()}); the budget "
+                f"{'is unlimited' if self.budget is None else f'of {self.budget} is not spent'}"
+            )
         k = min(self.query_size if k is None else k, remaining)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k={k!r} must be a positive int")

@@ -384,7 +384,7 @@ def test_get_loss_binds_keyword_arguments() -> None:
 
 
 def test_register_loss_decorator_and_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
+    monkeypatch.setattr(registry_module, "_REGISTRY", registry_module._REGISTRY.copy())
 
     @register_loss("mean_logit")
     def mean_logit(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -394,8 +394,9 @@ def test_register_loss_decorator_and_call(monkeypatch: pytest.MonkeyPatch) -> No
     assert {"mean_logit", "max_logit"} <= set(available_losses())
     assert loss_spec("max_logit").role == "base"
     assert float(get_loss("mean_logit")(torch.tensor([[1.0, 3.0]]), None)) == 2.0
+    assert register_loss("mean_logit", mean_logit) is mean_logit  # the same again: a no-op
     with pytest.raises(ValueError, match="already registered"):
-        register_loss("mean_logit", mean_logit)
+        register_loss("mean_logit", lambda logits, labels: logits.sum())
     register_loss("mean_logit", lambda logits, labels: logits.sum(), overwrite=True)
     assert float(get_loss("mean_logit")(torch.tensor([[1.0, 3.0]]), None)) == 4.0
     objective = CalibratedObjective("mean_logit", schedule="constant", weight=0.5)

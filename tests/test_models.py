@@ -104,7 +104,8 @@ def test_options_and_adapter_names_validated(clip_dir: str, vit_dir: str) -> Non
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['n_context'\].*n_ctx, class_specific"):
         load_classifier(clip_dir, NAMES, adapter="coop", n_context=4)
     with pytest.raises(
-        ValueError, match="adapter must be one of 'coop', 'linear', 'lora', 'vpt', 'zeroshot'"
+        ValueError,
+        match="unknown adapter 'prefix'; expected one of 'coop', 'linear', 'lora', 'vpt', 'zeroshot'",
     ):
         load_classifier(clip_dir, NAMES, adapter="prefix")
     with pytest.raises(ValueError, match="n_ctx must be a non-negative integer"):
@@ -378,9 +379,14 @@ def test_registry_lists_and_registers() -> None:
 
     try:
         assert "scaled_zeroshot_test" in available_adapters("vision_language")
+        assert register_adapter("scaled_zeroshot_test", ScaleConfig)(Scaled) is Scaled  # the same: a no-op
+
+        class Other(Scaled):
+            pass
+
         with pytest.raises(ValueError, match="already registered"):
-            register_adapter("scaled_zeroshot_test", ScaleConfig)(Scaled)
+            register_adapter("scaled_zeroshot_test", ScaleConfig)(Other)
     finally:
-        _REGISTRY.pop("scaled_zeroshot_test")
+        _REGISTRY.unregister("scaled_zeroshot_test")
     with pytest.raises(ValueError, match="AdapterConfig subclass"):
         register_adapter("x", dict)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from typing import Any, Literal, overload
 import torch
 
 from alnb._docs import summary_line
+from alnb._registry import Registry
 
 __all__ = [
     "LossFn",
@@ -48,7 +49,12 @@ class LossSpec:
     role: Role
 
 
-_REGISTRY: dict[str, LossSpec] = {}
+def _adopt(name: str, obj: Any) -> None:
+    register_loss(name, obj, role=getattr(obj, "role", "calibration"))
+
+
+#: Every loss by name (``meta["role"]`` holds its role); third-party ones come from the ``alnb.losses`` entry points.
+_REGISTRY: Registry[LossFn] = Registry("loss", group="alnb.losses", adopt=_adopt)
 
 
 @overload
@@ -77,7 +83,8 @@ def register_loss(
     role : {"base", "calibration"}
         Whether the loss replaces cross-entropy (``"base"``) or is added to it (``"calibration"``).
     overwrite : bool
-        Allow replacing an existing entry (otherwise a duplicate name raises ``ValueError``).
+        Allow replacing an existing entry (otherwise a different loss under a taken name raises ``ValueError``;
+        the same function and role again is a no-op).
 
     Returns
     -------
@@ -87,12 +94,14 @@ def register_loss(
     Examples
     --------
     >>> import torch
-    >>> @register_loss("zero_example")
-    ... def zero_loss(logits, labels):
-    ...     return logits.sum() * 0
-    >>> "zero_example" in available_losses()
+    >>> with _REGISTRY.scoped():  # keep the doctest side-effect free
+    ...     @register_loss("zero_example")
+    ...     def zero_loss(logits, labels):
+    ...         return logits.sum() * 0
+    ...     "zero_example" in available_losses()
     True
-    >>> _ = _REGISTRY.pop("zero_example")  # keep the doctest side-effect free
+    >>> "zero_example" in available_losses()
+    False
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}.")
@@ -102,22 +111,25 @@ def register_loss(
     def decorator(loss: LossFn) -> LossFn:
         if not callable(loss):
             raise ValueError(f"the loss registered as {name!r} must be callable, got {loss!r}.")
-        if name in _REGISTRY and not overwrite:
-            raise ValueError(
-                f"a loss named {name!r} is already registered; pass overwrite=True to replace it."
-            )
-        _REGISTRY[name] = LossSpec(name=name, fn=loss, role=role)
-        return loss
+        target = loss.func if isinstance(loss, functools.partial) else loss
+        extra = (
+            ", ".join(f"{k}={v!r}" for k, v in loss.keywords.items())
+            if isinstance(loss, functools.partial)
+            else ""
+        )
+        description = summary_line(target) + (f" ({extra})" if extra else "")
+        return _REGISTRY.register(
+            name, loss, description=description, meta={"role": role}, overwrite=overwrite
+        )
 
     return decorator if fn is None else decorator(fn)
 
 
 def loss_spec(name: str) -> LossSpec:
-    """The :class:`LossSpec` of ``name``; an unknown name raises ``ValueError`` listing the known ones."""
-    if name not in _REGISTRY:
-        known = ", ".join(repr(n) for n in available_losses())
-        raise ValueError(f"unknown loss {name!r}; expected one of {known}.")
-    return _REGISTRY[name]
+    """The :class:`LossSpec` of ``name``; an unknown name raises :class:`~alnb.errors.UnknownNameError` (a
+    ``ValueError``) listing the known ones."""
+    entry = _REGISTRY.entry(name)
+    return LossSpec(name=entry.name, fn=entry.obj, role=entry.meta["role"])
 
 
 def get_loss(name: str, **kwargs: Any) -> LossFn:
@@ -138,12 +150,12 @@ def available_losses(role: Role | None = None) -> list[str]:
     """Sorted names of the registered losses, optionally only those of one role."""
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {ROLES} or None, got {role!r}.")
-    return sorted(n for n, spec in _REGISTRY.items() if role is None or spec.role == role)
+    return [e.name for e in _REGISTRY.entries() if role is None or e.meta["role"] == role]
 
 
 def describe_losses() -> str:
     """What ``alnb losses`` prints: each loss with its role and the first line of its docstring."""
-    width = max(len(n) for n in _REGISTRY) + 2
+    width = max(len(n) for n in _REGISTRY.names()) + 2
     lines: list[str] = []
     sections: tuple[tuple[Role, str], ...] = (
         ("calibration", "Calibration losses (added to the base loss; STRATEGY@LOSS in methods):"),
@@ -152,14 +164,6 @@ def describe_losses() -> str:
     for role, title in sections:
         lines.append(title)
         for name in available_losses(role):
-            fn = _REGISTRY[name].fn
-            target = fn.func if isinstance(fn, functools.partial) else fn
-            extra = (
-                ", ".join(f"{k}={v!r}" for k, v in fn.keywords.items())
-                if isinstance(fn, functools.partial)
-                else ""
-            )
-            summary = summary_line(target) + (f" ({extra})" if extra else "")
-            lines.append(f"  {name:<{width}}{summary}")
+            lines.append(f"  {name:<{width}}{_REGISTRY.entry(name).description}")
         lines.append("")
     return "\n".join(lines).rstrip()

@@ -34,6 +34,7 @@ from torch import nn
 from alnb._validation import check_class_names
 from alnb.images import to_rgb
 from alnb.models.adapters.base import Adapter, AdapterConfig, seeded_generator
+from alnb.models.registry import check_adapter_supports
 
 __all__ = ["ADAPTER_CONFIG_FILE", "Classifier", "check_class_names"]
 
@@ -96,7 +97,7 @@ class Classifier(nn.Module, ABC):
         """Attach ``adapter``, initialised from ``self.seed``; subclasses call it last in ``__init__``."""
         if not isinstance(adapter, Adapter):
             raise ValueError(f"adapter must be an alnb Adapter instance, got {adapter!r}.")
-        adapter.check_supported(self)
+        check_adapter_supports(adapter, self)
         self.adapter = adapter
         self.feature_dropout = nn.Dropout(adapter.config.feature_dropout)
         adapter.attach(self)

@@ -4,15 +4,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from alnb._registry import Registry
 from alnb.models.adapters.base import FAMILIES, Adapter, AdapterConfig
 
-__all__ = ["adapter_class", "available_adapters", "make_adapter_config", "register_adapter"]
+if TYPE_CHECKING:
+    from alnb.models.base import Classifier
 
-_REGISTRY: dict[str, type[Adapter]] = {}
+__all__ = [
+    "adapter_class",
+    "available_adapters",
+    "check_adapter_supports",
+    "make_adapter_config",
+    "register_adapter",
+]
 
 A = TypeVar("A", bound=type[Adapter])
+
+
+def _adopt(name: str, obj: Any) -> None:
+    register_adapter(name, obj.config_class)(obj)
+
+
+#: Every adapter class by name (``config`` is its config class); third-party ones come from the ``alnb.adapters``
+#: entry points.
+_REGISTRY: Registry[type[Adapter]] = Registry("adapter", group="alnb.adapters", adopt=_adopt)
 
 
 def register_adapter(name: str, config: type[AdapterConfig], *, overwrite: bool = False) -> Callable[[A], A]:
@@ -25,7 +42,8 @@ def register_adapter(name: str, config: type[AdapterConfig], *, overwrite: bool 
     config : type
         The adapter's :class:`AdapterConfig` dataclass; ``load_classifier``'s extra keyword options fill it.
     overwrite : bool
-        Allow replacing an existing entry (otherwise a duplicate name raises ``ValueError``).
+        Allow replacing an existing entry (otherwise a different class under a taken name raises ``ValueError``;
+        the same class and config again is a no-op).
 
     Examples
     --------
@@ -33,12 +51,14 @@ def register_adapter(name: str, config: type[AdapterConfig], *, overwrite: bool 
     >>> @dataclass
     ... class NothingConfig(AdapterConfig):
     ...     pass
-    >>> @register_adapter("nothing_example", NothingConfig)
-    ... class Nothing(Adapter):
-    ...     families = frozenset({"vision_language"})
-    >>> "nothing_example" in available_adapters()
+    >>> with _REGISTRY.scoped():  # keep the doctest side-effect free
+    ...     @register_adapter("nothing_example", NothingConfig)
+    ...     class Nothing(Adapter):
+    ...         families = frozenset({"vision_language"})
+    ...     "nothing_example" in available_adapters()
     True
-    >>> _ = _REGISTRY.pop("nothing_example")  # keep the doctest side-effect free
+    >>> "nothing_example" in available_adapters()
+    False
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}.")
@@ -48,24 +68,18 @@ def register_adapter(name: str, config: type[AdapterConfig], *, overwrite: bool 
     def decorator(cls: A) -> A:
         if not (isinstance(cls, type) and issubclass(cls, Adapter)):
             raise ValueError(f"register_adapter({name!r}) decorates Adapter subclasses, got {cls!r}.")
-        if name in _REGISTRY and not overwrite:
-            raise ValueError(
-                f"an adapter named {name!r} is already registered; pass overwrite=True to replace it."
-            )
+        _REGISTRY.register(name, cls, config=config, overwrite=overwrite)
         cls.name = name
         cls.config_class = config
-        _REGISTRY[name] = cls
         return cls
 
     return decorator
 
 
 def adapter_class(name: str) -> type[Adapter]:
-    """The adapter class registered as ``name``; unknown names raise ``ValueError`` listing the known ones."""
-    if not isinstance(name, str) or name not in _REGISTRY:
-        known = ", ".join(repr(n) for n in available_adapters())
-        raise ValueError(f"adapter must be one of {known}; got {name!r}.")
-    return _REGISTRY[name]
+    """The adapter class registered as ``name``; unknown names raise :class:`~alnb.errors.UnknownNameError` (a
+    ``ValueError``) listing the known ones."""
+    return _REGISTRY.get(name)
 
 
 def available_adapters(family: str | None = None, model_type: str | None = None) -> list[str]:
@@ -78,14 +92,7 @@ def available_adapters(family: str | None = None, model_type: str | None = None)
     """
     if family is not None and family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES} or None, got {family!r}.")
-    names = []
-    for name, cls in _REGISTRY.items():
-        if family is not None and family not in cls.families:
-            continue
-        if model_type is not None and cls.model_types is not None and model_type not in cls.model_types:
-            continue
-        names.append(name)
-    return sorted(names)
+    return [e.name for e in _REGISTRY.entries() if e.obj.supports(family, model_type)]
 
 
 def make_adapter_config(name: str, options: Mapping[str, Any]) -> AdapterConfig:
@@ -100,3 +107,22 @@ def make_adapter_config(name: str, options: Mapping[str, Any]) -> AdapterConfig:
             f"{', '.join(allowed)}."
         )
     return cls.config_class(**options)
+
+
+def check_adapter_supports(adapter: Adapter, classifier: Classifier) -> None:
+    """Raise ``ValueError`` naming the adapters that do fit when ``adapter`` cannot work on ``classifier``'s model
+    (what :meth:`Adapter.supports` says)."""
+    model_type = classifier.model_type
+    if adapter.supports(classifier.family, model_type):
+        return
+    supported = ", ".join(available_adapters(classifier.family, model_type))
+    needs = (
+        " or ".join(sorted(adapter.model_types))
+        if adapter.model_types
+        else " or ".join(sorted(adapter.families))
+    )
+    raise ValueError(
+        f"adapter {adapter.name!r} does not support model {classifier.model_name!r} "
+        f"(model_type {model_type!r}, a {classifier.family.replace('_', '-')} model): it needs a "
+        f"{needs} model. Adapters for this model: {supported}."
+    )

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from alnb.errors import PoolExhaustedError
 from alnb.predictions import Predictions
 
 __all__ = ["QueryContext", "Selection", "Strategy", "positions_of", "top_k"]
@@ -188,7 +189,7 @@ def _check_k(k: Any, pool: int) -> int:
         raise ValueError(f"k must be an int with 1 <= k <= {pool} (the unlabeled pool size), got {k!r}.")
     if not 1 <= k <= pool:
         if pool == 0:
-            raise ValueError(f"k={k} cannot be selected: the unlabeled pool is empty (pool size 0).")
+            raise PoolExhaustedError(f"k={k} cannot be selected: the unlabeled pool is empty (pool size 0).")
         raise ValueError(
             f"k={k} is out of range for an unlabeled pool of {pool} items; expected 1 <= k <= {pool}."
         )

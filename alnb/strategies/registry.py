@@ -18,10 +18,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
 
 from alnb._docs import summary_line
+from alnb._registry import Registry
+from alnb.errors import UnknownNameError
 from alnb.strategies.base import Strategy
 
 __all__ = [
@@ -34,7 +36,13 @@ __all__ = [
 
 S = TypeVar("S", bound=type[Strategy])
 
-_REGISTRY: dict[str, type[Strategy]] = {}
+
+def _adopt(name: str, obj: Any) -> None:
+    register_strategy(obj)
+
+
+#: Every strategy (wrappers included) by name; third-party ones come from the ``alnb.strategies`` entry points.
+_REGISTRY: Registry[type[Strategy]] = Registry("strategy", group="alnb.strategies", adopt=_adopt)
 _MODIFIERS = {
     "pcb": "class_balanced",
     "balanced": "class_balanced",
@@ -48,19 +56,39 @@ _WRAPPER_KEYS = ("gamma", "of", "then")
 _TOKEN = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 
 
-def register_strategy(cls: S) -> S:
+@overload
+def register_strategy(cls: S, *, overwrite: bool = False) -> S: ...
+
+
+@overload
+def register_strategy(cls: None = None, *, overwrite: bool = False) -> Callable[[S], S]: ...
+
+
+def register_strategy(cls: S | None = None, *, overwrite: bool = False) -> S | Callable[[S], S]:
     """Class decorator adding a :class:`Strategy` subclass to the registry under its ``name``.
+
+    Use it bare (``@register_strategy``) or as ``@register_strategy(overwrite=True)`` to replace another class
+    registered under the same name. Registering the same class again is a no-op.
 
     Examples
     --------
     >>> from dataclasses import dataclass
-    >>> @register_strategy                                           # doctest: +SKIP
-    ... @dataclass(frozen=True)
-    ... class Oldest(Strategy):
-    ...     name = "oldest"
-    ...     def score(self, predictions, context):
-    ...         return -predictions.indices.astype(float)
+    >>> import numpy as np
+    >>> with _REGISTRY.scoped():  # keep the doctest side-effect free
+    ...     @register_strategy
+    ...     @dataclass(frozen=True)
+    ...     class Oldest(Strategy):
+    ...         '''Oldest items first (the smallest dataset index).'''
+    ...         name = "oldest"
+    ...         def score(self, predictions, context):
+    ...             return -predictions.indices.astype(np.float64)
+    ...     build_strategy("oldest+pcb")
+    ClassBalanced(base=Oldest(), gamma=0.1)
+    >>> "oldest" in available()
+    False
     """
+    if cls is None:
+        return lambda c: register_strategy(c, overwrite=overwrite)
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise ValueError(f"register_strategy expects a Strategy subclass, got {cls!r}.")
     name = getattr(cls, "name", None)
@@ -68,25 +96,23 @@ def register_strategy(cls: S) -> S:
         raise ValueError(f"{cls.__name__}.name must be a lower-case identifier, got {name!r}.")
     if name in _MODIFIERS and _MODIFIERS[name] != name:
         raise ValueError(f"strategy name {name!r} is reserved as a modifier alias.")
-    existing = _REGISTRY.get(name)
-    if existing is not None and existing.__qualname__ != cls.__qualname__:
-        raise ValueError(f"strategy name {name!r} is already registered by {existing.__qualname__}.")
-    _REGISTRY[name] = cls
-    return cls
+    config = cls if dataclasses.is_dataclass(cls) else None
+    return _REGISTRY.register(name, cls, config=config, overwrite=overwrite)
 
 
 def available() -> list[str]:
     """Sorted names of the registered strategies (wrappers included)."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def describe_strategies() -> str:
     """What ``alnb strategies`` prints: every strategy and modifier with one line each, and the spec syntax."""
-    plain = {n: c for n, c in sorted(_REGISTRY.items()) if not _is_wrapper(c)}
-    wrappers = {n: c for n, c in sorted(_REGISTRY.items()) if _is_wrapper(c)}
-    width = max(len(n) for n in _REGISTRY) + 2
+    entries = _REGISTRY.entries()
+    plain = [e for e in entries if not _is_wrapper(e.obj)]
+    wrappers = {e.name: e.obj for e in entries if _is_wrapper(e.obj)}
+    width = max(len(e.name) for e in entries) + 2
     lines = ["Query strategies:"]
-    lines += [f"  {name:<{width}}{summary_line(cls)}" for name, cls in plain.items()]
+    lines += [f"  {e.name:<{width}}{e.description}" for e in plain]
     lines += ["", "Modifiers (append to a strategy with +; parameters in parentheses):"]
     for name, cls in wrappers.items():
         aliases = sorted((a for a, target in _MODIFIERS.items() if target == name), key=len)
@@ -113,8 +139,8 @@ def _lookup(name: Any) -> type[Strategy]:
     key = name.strip().lower().replace("-", "_")
     key = _MODIFIERS.get(key, key)
     if key not in _REGISTRY:
-        raise ValueError(f"unknown strategy {name!r}; known strategies: {', '.join(available())}.")
-    return _REGISTRY[key]
+        raise UnknownNameError(_REGISTRY.unknown_message(name))
+    return _REGISTRY.get(key)
 
 
 def _is_wrapper(cls: type[Strategy]) -> bool:
@@ -256,7 +282,7 @@ def build_strategy(spec: str | Mapping[str, Any] | Strategy) -> Strategy:
             modifier, kwargs = _parse_token(token, spec)
             key = modifier.lower().replace("-", "_")
             if key not in _MODIFIERS:
-                raise ValueError(
+                raise UnknownNameError(
                     f"unknown modifier {modifier!r} in strategy spec {spec!r}; known modifiers: "
                     f"{', '.join(sorted(_MODIFIERS))}."
                 )

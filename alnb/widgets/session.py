@@ -11,6 +11,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from alnb.errors import PoolExhaustedError
 from alnb.learner import ActiveLearner, Query
 from alnb.widgets.labeling import Batch, LabelingWidget
 from alnb.widgets.report import RoundReport
@@ -94,7 +95,7 @@ class ActiveLearningSession(w.VBox):
                 "session can resume."
             )
         if learner.num_labeled == 0 and learner.remaining_budget == 0:
-            raise ValueError(
+            raise PoolExhaustedError(
                 f"the pool has no unlabeled items to query (pool size {len(learner.pool)}, "
                 f"{len(learner.pool.skipped)} skipped); nothing to label."
             )

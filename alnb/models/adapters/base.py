@@ -117,25 +117,23 @@ class Adapter(nn.Module):
 
     # ------------------------------------------------------------------ life cycle
 
-    def check_supported(self, classifier: Classifier) -> None:
-        """Raise ``ValueError`` when this adapter cannot work on ``classifier``'s model."""
-        from alnb.models.registry import available_adapters
+    @classmethod
+    def supports(cls, family: str | None, model_type: str | None = None) -> bool:
+        """Whether this adapter works on a model of ``family`` (``"vision_language"`` / ``"vision"``) and Hugging
+        Face ``model_type``; ``None`` for either means "any". The one place that decides it: the registry's
+        :func:`~alnb.models.available_adapters` and the classifier's check both read it.
 
-        model_type = classifier.model_type
-        if classifier.family not in self.families or (
-            self.model_types is not None and model_type not in self.model_types
-        ):
-            supported = ", ".join(available_adapters(classifier.family, model_type))
-            needs = (
-                " or ".join(sorted(self.model_types))
-                if self.model_types
-                else " or ".join(sorted(self.families))
-            )
-            raise ValueError(
-                f"adapter {self.name!r} does not support model {classifier.model_name!r} "
-                f"(model_type {model_type!r}, a {classifier.family.replace('_', '-')} model): it needs a "
-                f"{needs} model. Adapters for this model: {supported}."
-            )
+        Examples
+        --------
+        >>> from alnb.models import CoOp, LinearProbe
+        >>> CoOp.supports("vision_language", "clip"), CoOp.supports("vision", "vit")
+        (True, False)
+        >>> LinearProbe.supports("vision")
+        True
+        """
+        if family is not None and family not in cls.families:
+            return False
+        return model_type is None or cls.model_types is None or model_type in cls.model_types
 
     def attach(self, classifier: Classifier) -> None:
         """Create parameters or inject layers (called once, after the backbone is frozen)."""
