@@ -28,11 +28,6 @@ CANDIDATES: dict[str, list[tuple[str, dict, dict]]] = {
         ("template ctx, sgd 0.002, 10 ep", TEMPLATE, PAPER),
         ("template ctx, sgd 0.02, ≥100 steps", TEMPLATE, {**PAPER, "lr": 0.02, "min_steps": 100}),
         (
-            "template ctx, adamw 1e-3, ≥100 steps",
-            TEMPLATE,
-            {**PAPER, "optimizer": "adamw", "lr": 1e-3, "min_steps": 100},
-        ),
-        (
             "template ctx, adamw 3e-3, ≥200 steps",
             TEMPLATE,
             {**PAPER, "optimizer": "adamw", "lr": 3e-3, "min_steps": 200},
@@ -40,6 +35,16 @@ CANDIDATES: dict[str, list[tuple[str, dict, dict]]] = {
         (
             "template ctx, adamw 1e-2, ≥100 steps",
             TEMPLATE,
+            {**PAPER, "optimizer": "adamw", "lr": 1e-2, "min_steps": 100},
+        ),
+        (
+            "template ctx, adamw 1e-2, ≥300 steps",
+            TEMPLATE,
+            {**PAPER, "optimizer": "adamw", "lr": 1e-2, "min_steps": 300},
+        ),
+        (
+            "shared template ctx, adamw 1e-2, ≥100 steps",
+            {**TEMPLATE, "class_specific": False},
             {**PAPER, "optimizer": "adamw", "lr": 1e-2, "min_steps": 100},
         ),
     ],

@@ -209,7 +209,7 @@ def _markdown(summary: Mapping[str, Any]) -> str:
             f"Target accuracy for *labels to target* = random's mean final accuracy ({targets or 'no random run'}).",
             "",
             "| method | seeds | final acc | AULC | final ECE | final AUROC | labels to target (reached) | "
-            "select s/round | train s/round |",
+            "query s/round (score + select) | train s/round |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for label, cell in info["methods"].items():
