@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import tracemalloc
 from dataclasses import dataclass, replace
 from typing import ClassVar
@@ -10,6 +9,9 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+
+# The shared contract and its builders live in tests/contracts.py (also run on every registered strategy below).
+from contracts import STRATEGY_CHECKS, contract_strategy, make_pool, make_predictions, strategy_matrix
 
 from alnb.predictions import Predictions
 from alnb.strategies import (
@@ -41,61 +43,6 @@ from alnb.strategies.probcover import estimate_delta
 
 # ------------------------------------------------------------------------------------------------------------
 # Builders
-
-
-def make_predictions(
-    indices: np.ndarray,
-    num_classes: int = 4,
-    dim: int = 6,
-    samples: int = 5,
-    seed: int = 0,
-    embeddings: np.ndarray | None = None,
-    probs: np.ndarray | None = None,
-) -> Predictions:
-    """Predictions from random tensors: softmax probs, Gaussian embeddings, MC samples around the probs."""
-    gen = torch.Generator().manual_seed(seed)
-    n = len(indices)
-    if probs is None:
-        logits = 2.0 * torch.randn(n, num_classes, generator=gen, dtype=torch.float64)
-        probs_t = logits.softmax(dim=1)
-    else:
-        probs_t = torch.as_tensor(probs, dtype=torch.float64)
-        logits = probs_t.clamp_min(1e-12).log()
-    noise = torch.rand(n, num_classes, samples, generator=gen, dtype=torch.float64)
-    sample_t = probs_t[:, :, None] * (0.2 + noise)
-    sample_t = sample_t / sample_t.sum(dim=1, keepdim=True)
-    emb = torch.randn(n, dim, generator=gen) if embeddings is None else torch.as_tensor(embeddings)
-    return Predictions(
-        indices=np.asarray(indices, dtype=np.int64),
-        logits=logits.float(),
-        probs=probs_t.float(),
-        embeddings=emb.float(),
-        prob_samples=sample_t.float(),
-    )
-
-
-def make_pool(seed: int = 0, n: int = 60, num_classes: int = 4) -> tuple[Predictions, QueryContext]:
-    """A pool of 60 items with spread-out dataset indices ([1000, 1003, 5000, ...]).
-
-    Prediction rows are shuffled; 12 items are labeled (classes 0..2 only, so class 3 has no label); 3 skipped
-    items are in the predictions but in neither set; 45 are unlabeled.
-    """
-    rng = np.random.default_rng(seed)
-    indices = np.concatenate([[1000, 1003, 5000], 5000 + np.cumsum(rng.integers(1, 50, size=n - 3))]).astype(
-        np.int64
-    )
-    rows = rng.permutation(n)
-    preds = make_predictions(indices[rows], num_classes=num_classes, seed=seed)
-    labeled, skipped, unlabeled = indices[:12], indices[12:15], indices[15:]
-    assert len(skipped) == 3
-    ctx = QueryContext(
-        unlabeled=rng.permutation(unlabeled),
-        labeled=labeled,
-        labels=np.arange(12) % 3,
-        num_classes=num_classes,
-        seed=seed,
-    )
-    return preds, ctx
 
 
 def context(unlabeled, labeled=(), labels=(), num_classes=4, **kw) -> QueryContext:
@@ -139,87 +86,9 @@ class StrategyTemplate:
     def pool(self) -> tuple[Predictions, QueryContext]:
         return make_pool()
 
-    def test_returns_k_distinct_unlabeled_indices(self, strategy, pool):
-        preds, ctx = pool
-        sel = strategy.select(preds, 5, ctx)
-        assert isinstance(sel, Selection)
-        assert sel.indices.dtype == np.int64 and sel.scores.dtype == np.float64
-        assert len(sel.indices) == 5 and len(sel.scores) == 5
-        assert len(np.unique(sel.indices)) == 5
-        assert set(sel.indices.tolist()) <= set(ctx.unlabeled.tolist())
-
-    def test_never_returns_labeled_or_skipped_indices(self, strategy, pool):
-        preds, ctx = pool
-        excluded = set(ctx.labeled.tolist()) | (set(preds.indices.tolist()) - set(ctx.unlabeled.tolist()))
-        assert len(excluded) == 15
-        for k in (1, 7, len(ctx.unlabeled)):
-            assert not excluded & set(strategy.select(preds, k, ctx).indices.tolist())
-
-    def test_same_seed_same_result(self, strategy, pool):
-        preds, ctx = pool
-        first, second = strategy.select(preds, 6, ctx), strategy.select(preds, 6, replace(ctx))
-        np.testing.assert_array_equal(first.indices, second.indices)
-        np.testing.assert_array_equal(first.scores, second.scores)
-
-    def test_k_equal_to_pool_size_returns_the_whole_pool(self, strategy, pool):
-        preds, ctx = pool
-        sel = strategy.select(preds, len(ctx.unlabeled), ctx)
-        assert sorted(sel.indices.tolist()) == sorted(ctx.unlabeled.tolist())
-
-    @pytest.mark.parametrize("k", [0, -1, 46, 1000])
-    def test_refuses_k_out_of_range(self, strategy, pool, k):
-        preds, ctx = pool
-        assert len(ctx.unlabeled) == 45
-        with pytest.raises(ValueError, match=rf"k={k}.*45"):
-            strategy.select(preds, k, ctx)
-
-    @pytest.mark.parametrize("k", [2.0, "3", True, None])
-    def test_refuses_k_that_is_not_an_int(self, strategy, pool, k):
-        preds, ctx = pool
-        with pytest.raises(ValueError, match="k must be an int"):
-            strategy.select(preds, k, ctx)
-
-    def test_refuses_empty_pool(self, strategy, pool):
-        preds, ctx = pool
-        with pytest.raises(ValueError, match="pool is empty"):
-            strategy.select(preds, 1, replace(ctx, unlabeled=np.zeros(0, dtype=np.int64)))
-
-    def test_selection_does_not_depend_on_prediction_row_order(self, strategy, pool):
-        preds, ctx = pool
-        shuffled = preds.subset(np.random.default_rng(7).permutation(preds.indices))
-        a, b = strategy.select(preds, 6, ctx), strategy.select(shuffled, 6, ctx)
-        np.testing.assert_array_equal(a.indices, b.indices)
-        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-9)
-
-    def test_unlabeled_index_without_prediction_is_a_clear_error(self, strategy, pool):
-        preds, ctx = pool
-        bad = replace(ctx, unlabeled=np.append(ctx.unlabeled, 999_999))
-        with pytest.raises(ValueError, match=r"context.unlabeled .*999999.*no row in predictions"):
-            strategy.select(preds, 3, bad)
-
-    def test_class_count_mismatch_is_a_clear_error(self, strategy, pool):
-        preds, ctx = pool
-        with pytest.raises(ValueError, match="num_classes"):
-            strategy.select(preds, 3, replace(ctx, num_classes=5))
-
-    def test_score_gives_one_float_per_row(self, strategy, pool):
-        preds, ctx = pool
-        scores = strategy.score(preds, ctx)
-        assert scores.shape == (len(preds),) and scores.dtype == np.float64
-        assert np.all(np.isfinite(scores[preds.positions(ctx.unlabeled)]))
-
-    def test_missing_required_field_is_a_clear_error_and_others_are_optional(self, strategy, pool):
-        preds, ctx = pool
-        for field in ("embeddings", "prob_samples"):
-            stripped = dataclasses.replace(preds, **{field: None})
-            if field in strategy.required_fields():
-                with pytest.raises(ValueError, match=field):
-                    strategy.select(stripped, 3, ctx)
-            else:
-                assert len(strategy.select(stripped, 3, ctx)) == 3
-
-    def test_spec_round_trip(self, strategy):
-        assert build_strategy(strategy.to_spec()) == strategy
+    @pytest.mark.parametrize("check", STRATEGY_CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
+    def test_contract(self, strategy, pool, check):
+        check(strategy, pool)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -824,6 +693,11 @@ ALL_NAMES = [
     "typiclust",
     "zeroshot",
 ]
+
+
+@pytest.mark.parametrize(("name", "check"), strategy_matrix())
+def test_every_registered_strategy_honours_the_contract(name, check):
+    check(contract_strategy(name), make_pool())
 
 
 class TestRegistry:
