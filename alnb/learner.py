@@ -8,6 +8,7 @@ a kernel restart with the next query exactly as it would have been.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from alnb._paths import resolve_model_name
-from alnb.errors import BudgetSpentError, NonFinitePredictionsError, PoolExhaustedError
+from alnb.errors import BudgetSpentError, NonFinitePredictionsError, PoolExhaustedError, StepOrderError
 from alnb.metrics import evaluate as evaluate_metrics
 from alnb.pool import Pool
 from alnb.predictions import Predictions
@@ -277,7 +278,8 @@ class ActiveLearner:
         self._initial_pool_size = len(pool.unlabeled) + len(pool.labeled)
         self._query_seconds = 0.0
         self._train_seconds = 0.0
-        self._fitted_labels = -1
+        #: Fingerprint of the labels the classifier was last fitted on (None: not fitted in this session).
+        self._fitted_on: str | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -300,6 +302,12 @@ class ActiveLearner:
 
     def _budget_spent(self) -> bool:
         return self.budget is not None and self.num_labeled >= self.budget
+
+    def _labels_fingerprint(self) -> str:
+        """A digest of the labeled set (indices and classes): what ``fit`` trained on, compared by ``end_round``."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.pool.labeled, dtype=np.int64).tobytes())
+        digest.update(np.ascontiguousarray(self.pool.labels, dtype=np.int64).tobytes())
+        return digest.hexdigest()
 
     def _pool_counts(self) -> str:
         return f"{self.num_labeled} labeled, {len(self.pool.skipped)} skipped"
@@ -379,13 +387,19 @@ class ActiveLearner:
         self.pool.label(indices, labels, annotator=annotator)
 
     def fit(self) -> ActiveLearner:
-        """Retrain the classifier on every labeled item; ends the round."""
+        """Retrain the classifier on every labeled item; ``end_round`` then closes the round.
+
+        Raises
+        ------
+        StepOrderError
+            (a ``ValueError``) when nothing is labeled yet.
+        """
         if self.num_labeled == 0:
-            raise ValueError("cannot fit: nothing is labeled yet; label some items (teach) first")
+            raise StepOrderError("cannot fit: nothing is labeled yet; label some items (teach) first")
         started = time.perf_counter()
         self.trainer.fit(self.classifier, self.pool.dataset, self.pool.labeled, self.pool.labels)
         self._train_seconds += time.perf_counter() - started
-        self._fitted_labels = self.num_labeled
+        self._fitted_on = self._labels_fingerprint()
         return self
 
     def evaluate(self) -> dict[str, float]:
@@ -410,7 +424,25 @@ class ActiveLearner:
         return torch.as_tensor(np.asarray(self.test[self.test_label_column], dtype=np.int64))
 
     def end_round(self, metrics: Mapping[str, float] | None = None) -> dict[str, Any]:
-        """Close the round: append a history record (metrics, timings, what was queried) and start the next round."""
+        """Close the round: append a history record (metrics, timings, what was queried) and start the next round.
+
+        Raises
+        ------
+        StepOrderError
+            (a ``ValueError``) when the labels changed since the last ``fit()`` (or the classifier was never fitted
+            on them): the record would describe a model that did not see them. Call ``fit()`` first.
+        """
+        if self._fitted_on != self._labels_fingerprint():
+            never = self._fitted_on is None
+            raise StepOrderError(
+                f"cannot end round {self.round}: "
+                + (
+                    "the classifier was not fitted in this session"
+                    if never
+                    else "the labels changed since the last fit()"
+                )
+                + f" ({self.num_labeled} labeled now); call fit() before end_round(). The round stays open."
+            )
         round_ = self.round
         queried = self.pool.store.labels_in_round(round_)
         given = np.asarray(list(queried.values()), dtype=np.int64)
@@ -514,7 +546,8 @@ class ActiveLearner:
             "store": _relative_store_path(Path(store_path), directory),
             "num_labeled": len(store.labels),
             "store_actions": len(store.actions),
-            "fitted_labels": self._fitted_labels,
+            "fitted_labels": self.num_labeled if self._fitted_on == self._labels_fingerprint() else -1,
+            "fitted_on": self._fitted_on,
             "history": self.history,
             "pending": None if self.pending is None else self.pending.to_dict(),
             "test_label_column": self.test_label_column,
@@ -586,5 +619,8 @@ class ActiveLearner:
             pool.next_round()
         learner.pending = None if state["pending"] is None else Query.from_dict(state["pending"])
         learner._initial_pool_size = int(state["initial_pool_size"])
-        learner._fitted_labels = int(state["fitted_labels"])
+        if "fitted_on" in state:
+            learner._fitted_on = state["fitted_on"]
+        elif int(state["fitted_labels"]) == learner.num_labeled:  # saved before "fitted_on" existed
+            learner._fitted_on = learner._labels_fingerprint()
         return learner

@@ -10,7 +10,16 @@ from conftest import COLOR_NAMES, color_images
 from datasets import ClassLabel, Dataset, Features
 from datasets import Image as ImageFeature
 
-from alnb import ActiveLearner, DatasetOracle, LabelStore, Pool, Trainer, TrainerConfig
+from alnb import (
+    ActiveLearner,
+    BudgetSpentError,
+    DatasetOracle,
+    LabelStore,
+    Pool,
+    StepOrderError,
+    Trainer,
+    TrainerConfig,
+)
 from alnb.models import load_classifier
 from alnb.stopping import CalibrationPlateau, LabelBudget, MaxRounds, MetricPatience
 
@@ -153,3 +162,42 @@ def test_metric_patience_stops_the_run(clip_dir, color_dataset, test_set):
     )
     learner.run(5, progress=False)
     assert len(learner.history) == 2 and "has not improved" in learner.stop_reason
+
+
+def test_steps_out_of_order_are_refused_and_the_round_has_one_owner(
+    clip_dir, color_dataset, test_set, tmp_path
+):
+    learner = make_learner(clip_dir, color_dataset, test_set, budget=8)
+    with pytest.raises(StepOrderError, match="nothing is labeled yet"):
+        learner.fit()
+    with pytest.raises(StepOrderError, match="not fitted in this session"):
+        learner.end_round()
+    query = learner.query()
+    learner.teach(query.indices, DatasetOracle(color_dataset)(query.indices))
+    with pytest.raises(StepOrderError, match=r"cannot end round 0: .*call fit\(\) before end_round\(\)"):
+        learner.end_round()
+    assert learner.round == 0 and learner.pool.round == 0 and learner.history == []  # the round stays open
+    learner.fit().end_round()
+    assert learner.round == learner.pool.round == 1
+    learner.end_round()  # nothing new since the last fit: closing another round is fine
+    query = learner.query()
+    learner.teach(query.indices, DatasetOracle(color_dataset)(query.indices))
+    learner.save(tmp_path / "open")  # saved with unfitted labels: still refused after a resume
+    with pytest.raises(StepOrderError, match="labels changed since the last fit"):
+        ActiveLearner.load(tmp_path / "open", color_dataset, test=test_set).end_round()
+    learner.fit().end_round()
+    with pytest.raises(BudgetSpentError, match="label budget is spent"):
+        learner.query()
+
+
+def test_load_reads_sessions_saved_before_the_fit_fingerprint(clip_dir, color_dataset, test_set, tmp_path):
+    learner = make_learner(clip_dir, color_dataset, test_set)
+    learner.run(1, progress=False)
+    learner.save(tmp_path / "s")
+    path = tmp_path / "s" / "learner.json"
+    state = json.loads(path.read_text())
+    assert state["fitted_labels"] == 4
+    del state["fitted_on"]  # the format written before the fingerprint existed
+    path.write_text(json.dumps(state))
+    resumed = ActiveLearner.load(tmp_path / "s", color_dataset, test=test_set)
+    assert resumed.end_round()["round"] == 1  # fitted on these labels: the round may close
