@@ -1,0 +1,40 @@
+"""Persistent, append-only store of the labels a person (or an oracle) gave.
+
+A :class:`LabelStore` composes three parts, each in its own module:
+
+- :mod:`alnb.store.log`: the in-memory :class:`LabelLog`, the state machine of actions (label, skip,
+  unlabel, undo) and its undo stack, with the exact replay / undo semantics;
+- a durable backend (:mod:`alnb.store.backend`: the small :class:`StoreBackend` interface):
+  :class:`JsonlFileBackend` (:mod:`alnb.store.jsonl`: append + flush + fsync per action, POSIX lock,
+  torn-tail recovery; why JSONL is explained there) or :class:`MemoryBackend` (:mod:`alnb.store.memory`);
+  the records are those of :mod:`alnb.store.format`;
+- exporters (:mod:`alnb.store.export`): records, CSV, JSON, ``datasets.Dataset``.
+"""
+
+from __future__ import annotations
+
+from alnb._validation import check_class_names
+from alnb.store._args import as_int_list as _as_int_list  # noqa: F401  # imported from here by alnb.pool
+from alnb.store.backend import StoreBackend
+from alnb.store.fingerprint import dataset_fingerprint
+from alnb.store.format import FORMAT_VERSION, Header
+from alnb.store.jsonl import JsonlFileBackend, TornRecordWarning
+from alnb.store.labelstore import LabelStore
+from alnb.store.log import Action, ActionType, LabelLog, LabelState
+from alnb.store.memory import MemoryBackend
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Action",
+    "ActionType",
+    "Header",
+    "JsonlFileBackend",
+    "LabelLog",
+    "LabelState",
+    "LabelStore",
+    "MemoryBackend",
+    "StoreBackend",
+    "TornRecordWarning",
+    "check_class_names",
+    "dataset_fingerprint",
+]
