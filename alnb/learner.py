@@ -127,24 +127,6 @@ class DatasetOracle:
         return self._labels[np.asarray(indices, dtype=np.int64)].tolist()
 
 
-def _copy_store(store: LabelStore, path: Path) -> None:
-    """Write an in-memory store's actions to a JSONL store file (replacing an older copy)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    copy = LabelStore(tmp, store.class_names, store.dataset_fingerprint)
-    for action in store.actions:
-        where = {"round": action.round, "annotator": action.annotator}
-        if action.type == "label":
-            copy.label([action.index], [action.label], **where)
-        elif action.type == "skip":
-            copy.skip(action.index, **where)
-        elif action.type == "unlabel":
-            copy.unlabel(action.index, **where)
-        else:
-            copy.undo(**where)
-    tmp.replace(path)
-
-
 def _classifier_spec(classifier: Any) -> dict[str, Any]:
     """What ``load_classifier`` needs to rebuild the classifier (its weights come from the saved adapter)."""
     described = classifier._describe()
@@ -530,7 +512,7 @@ class ActiveLearner:
         store_path = store.path
         if store_path is None:
             store_path = directory / "labels.jsonl"
-            _copy_store(store, store_path)
+            store.copy_to(store_path)
         self.classifier.save_adapter(directory / "adapter")
         state = {
             "format": 1,

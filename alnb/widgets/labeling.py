@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from alnb.learner import Query
 from alnb.pool import Pool
-from alnb.store import Action, LabelStore
+from alnb.store import Action
 from alnb.widgets._images import row_image, to_png
 
 __all__ = ["Batch", "LabelingWidget", "check_display_names"]
@@ -92,18 +92,6 @@ def check_display_names(class_names: Sequence[str]) -> tuple[str, ...]:
             "rename one of each pair."
         )
     return names
-
-
-def _undo_target(store: LabelStore) -> Action | None:
-    """The action an ``undo`` would revert now (replaying the undo stack of the store's records)."""
-    stack: list[Action] = []
-    for action in store.actions:
-        if action.type == "undo":
-            if stack:
-                stack.pop()
-        else:
-            stack.append(action)
-    return stack[-1] if stack else None
 
 
 def _check_query(query: Any, pool: Pool) -> Query:
@@ -422,7 +410,7 @@ class LabelingWidget(w.VBox):
             none; shown in the widget too.
         """
         self._check_open()
-        target = _undo_target(self.pool.store)
+        target = self.pool.store.undo_target()
         in_batch = target is not None and target.index in set(self.query.indices.tolist())
         if target is None or not in_batch or target.round != self.pool.round:
             why = (
@@ -571,7 +559,7 @@ class LabelingWidget(w.VBox):
         )
         for button in (*self.class_buttons, self.skip_button, self.submit_button):
             button.disabled = self._busy
-        target = _undo_target(self.pool.store)
+        target = self.pool.store.undo_target()
         self.undo_button.disabled = self._busy or not (
             target is not None
             and target.round == self.pool.round
