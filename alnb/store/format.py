@@ -84,7 +84,9 @@ def action_from_record(record: dict[str, Any], num_classes: int) -> Action:
     kind = record.get("type")
     if kind not in ACTION_TYPES:
         raise ValueError(f"type is {kind!r}, expected one of {list(ACTION_TYPES)}")
-    index, label, rnd = record.get("index"), record.get("label"), record.get("round")
+    index: Any = record.get("index")
+    label: Any = record.get("label")
+    rnd: Any = record.get("round")
     annotator, time = record.get("annotator"), record.get("time")
     if not is_int(index) or index < 0:
         raise ValueError(f"index is {index!r}, expected a non-negative integer")
