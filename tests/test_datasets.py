@@ -162,3 +162,11 @@ def test_from_hub_offline_says_how_to_use_a_local_folder(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OSError, match=r"offline mode is set.*save_to_disk"):
         from_hub("no-such-user/no-such-dataset")
+
+
+@pytest.mark.slow
+def test_glyphs_xl_has_a_50k_pool_beside_the_glyphs_test_split():
+    xl = load("glyphs-xl")
+    assert len(xl["train"]) == 50_000
+    assert np.bincount(xl["train"]["label"]).tolist() == [2500] * 20
+    assert xl["test"]["label"] == load("glyphs")["test"]["label"]
