@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 OOD_TASKS = ("glyphs",)
-C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
 def embed(model, images, batch: int = 512) -> np.ndarray:
