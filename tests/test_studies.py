@@ -117,21 +117,23 @@ def test_every_study_method_parses_and_cold_start_syntax():
 # ---------------------------------------------------------------- the runner, end to end on a tiny setting
 
 
+#: A study small enough for the tests: one task, three methods, two seeds, two rounds, subsampled splits.
+TINY = {
+    "tasks": ["digits"],
+    "methods": ["cpeal", "random", "badge"],
+    "seeds": [0, 1],
+    "rounds": 2,
+    "pool_size": 150,
+    "test_size": 80,
+    "mechanism_sizes": [1],
+    "progress": False,
+}
+
+
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("study")
-    histories = run_study(
-        "cpeal",
-        tasks=["digits"],
-        methods=["cpeal", "random", "badge"],
-        seeds=[0, 1],
-        rounds=2,
-        pool_size=150,
-        test_size=80,
-        mechanism_sizes=[1],
-        out=out,
-        progress=False,
-    )
+    histories = run_study("cpeal", out=out, **TINY)
     return out, histories
 
 
@@ -190,18 +192,7 @@ def test_summary_pairs_methods_with_random_and_badge_by_seed(tiny_study):
 def test_an_interrupted_study_resumes_without_rerunning(tiny_study):
     out, _ = tiny_study
     histories = json.loads((out / "histories.json").read_text())
-    again = run_study(
-        "cpeal",
-        tasks=["digits"],
-        methods=["cpeal", "random", "badge"],
-        seeds=[0, 1],
-        rounds=2,
-        pool_size=150,
-        test_size=80,
-        mechanism_sizes=[1],
-        out=out,
-        progress=False,
-    )
+    again = run_study("cpeal", out=out, **TINY)
     assert [r["seconds"] for r in again["runs"]] == [r["seconds"] for r in histories["runs"]]
 
 
@@ -225,3 +216,13 @@ def test_cli_study_refuses_an_unknown_study(tmp_path, capsys):
 
     assert main(["study", "nope", "--out", str(tmp_path)]) == 2
     assert "study='nope' is not known" in capsys.readouterr().err
+
+
+def test_recommended_is_cpeal_with_a_typiclust_cold_start():
+    method = parse_method("recommended")
+    assert (method.name, method.strategy, method.calibration, method.initial_strategy) == (
+        "recommended",
+        "entropy+pcb",
+        "uc",
+        "typiclust",
+    )

@@ -175,7 +175,8 @@ def headline(summary: Mapping[str, Any]) -> str:
         aulc_vs_random = {
             p["method"]: p
             for p in info["paired"]
-            if p["metric"] == "aulc" and p["reference"].startswith("random [")
+            if p["metric"] == "aulc"
+            and p["reference"] == f"random [{info['methods'][p['method']]['adapter']}]"
         }
         for label, cell in info["methods"].items():
             diff = aulc_vs_random.get(label)
