@@ -5,7 +5,7 @@
 - Zero-shot test accuracy ("a photo of a {class name} .") on every base task, and on held-out procedural sets.
 - ``digits``: a logistic-regression probe on L2-normalised image embeddings vs the same probe on the raw 8×8 pixels and
   on a randomly initialised twin, at 10 / 50 / 100 / 300 labels (5 class-balanced draws each, mean ± std). The probe's
-  regularisation C is chosen per feature kind on the *validation* split (never on test).
+  regularisation C is chosen per feature kind and per budget on the *validation* split (never on test).
 - Every out-of-distribution task (``glyphs``): a 10-per-class linear probe and CoOp on 10 per class (the ``alnb``
   protocol's recipe), 5 draws each, against zero-shot.
 - Size on disk, load time, images per second (2 threads).
@@ -63,19 +63,24 @@ def choose_c(train_x, train_y, val_x, val_y, per_class: int = 10) -> float:
     return max(scores, key=scores.get)
 
 
-def probe(train_x, train_y, test_x, test_y, sizes, c: float, draws: int = 5) -> dict[str, list[float]]:
+def probe(
+    train_x, train_y, val_x, val_y, test_x, test_y, sizes, draws: int = 5
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Test accuracy (mean, std over ``draws``) per budget, with C chosen on validation for that budget."""
     from sklearn.linear_model import LogisticRegression
 
     results: dict[str, list[float]] = {}
+    chosen_c: dict[str, float] = {}
     classes = len(np.unique(train_y))
     for size in sizes:
+        c = chosen_c[str(size)] = choose_c(train_x, train_y, val_x, val_y, size // classes)
         scores = []
         for draw in range(draws):
             chosen = balanced_draw(train_y, size // classes, draw)
             clf = LogisticRegression(C=c, max_iter=3000).fit(train_x[chosen], train_y[chosen])
             scores.append(float(clf.score(test_x, test_y)))
         results[str(size)] = [float(np.mean(scores)), float(np.std(scores))]
-    return results
+    return results, chosen_c
 
 
 def coop_few_shot(model_path: str, task, per_class: int, draws: int = 5) -> list[float]:
@@ -169,8 +174,9 @@ def main() -> None:
         "raw_pixels": [raw.data[i] / 16 for i in (tr, va, te)],
     }
     y = [np.asarray(digits[s]["label"]) for s in ("train", "validation", "test")]
-    chosen_c = {kind: choose_c(f[0], y[0], f[1], y[1]) for kind, f in features.items()}
-    probes = {kind: probe(f[0], y[0], f[2], y[2], sizes, chosen_c[kind]) for kind, f in features.items()}
+    fitted = {kind: probe(f[0], y[0], f[1], y[1], f[2], y[2], sizes) for kind, f in features.items()}
+    probes = {kind: result[0] for kind, result in fitted.items()}
+    chosen_c = {kind: result[1] for kind, result in fitted.items()}
 
     ood = {}
     for name in OOD_TASKS:
@@ -178,12 +184,10 @@ def main() -> None:
         f = [embed(model, list(task[s]["image"])) for s in ("train", "validation", "test")]
         ty = [np.asarray(task[s]["label"]) for s in ("train", "validation", "test")]
         classes = len(np.unique(ty[0]))
-        c = choose_c(f[0], ty[0], f[1], ty[1])
+        linear, c = probe(f[0], ty[0], f[1], ty[1], f[2], ty[2], [10 * classes])
         ood[name] = {
             "zero_shot": zero[name],
-            "linear_probe_10_per_class": probe(f[0], ty[0], f[2], ty[2], [10 * classes], c)[
-                str(10 * classes)
-            ],
+            "linear_probe_10_per_class": linear[str(10 * classes)],
             "coop_10_per_class": coop_few_shot(args.model, task, 10),
             "probe_C": c,
         }
@@ -206,7 +210,7 @@ def main() -> None:
         "zero_shot_test_accuracy": zero,
         "zero_shot_held_out_procedural": held_out,
         "digits_linear_probe_accuracy_mean_std": probes,
-        "digits_probe_C_chosen_on_validation": chosen_c,
+        "digits_probe_C_chosen_on_validation_per_budget": chosen_c,
         "out_of_distribution": ood,
         "size_mb": round(size_mb, 2),
         "load_seconds": round(load_seconds, 3),
