@@ -234,7 +234,8 @@ def export(model, tokenizer, out: Path, figures: dict, recipe: dict) -> None:
 
 
 def write_model_card(out: Path) -> None:
-    """(Re)write README.md of the exported folder from training_figures.json and, when present, benchmark.json."""
+    """(Re)write README.md of the exported folder from training_figures.json and, when present, findings.md and
+    benchmark.json."""
     info = json.loads((out / "training_figures.json").read_text())
     lines = [
         "# alnb tiny CLIP",
@@ -255,6 +256,9 @@ def write_model_card(out: Path) -> None:
         json.dumps(info["figures"], indent=2),
         "```",
     ]
+    findings = out / "findings.md"
+    if findings.is_file():  # what the studies found with this model, written by hand from docs/studies
+        lines += ["", findings.read_text().strip()]
     bench = out / "benchmark.json"
     if bench.is_file():
         lines += [
