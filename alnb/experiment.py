@@ -105,9 +105,25 @@ class ExperimentConfig:
     pool_size: int | None = None  # subsample the pool (seeded) for speed
     test_size: int | None = None  # subsample the test split (seeded)
     adapter_options: dict[str, Any] = field(default_factory=dict)
-    trainer_options: dict[str, Any] = field(
-        default_factory=dict
-    )  # any other TrainerConfig field, applied last
+    # any other TrainerConfig field, applied last
+    trainer_options: dict[str, Any] = field(default_factory=dict)
+
+    def trainer_config(self, *, seed: int, calibration: str = "none") -> Any:
+        """The quiet :class:`alnb.training.TrainerConfig` of one run with this config's training fields."""
+        from alnb.training import TrainerConfig
+
+        warmup = min(1, self.epochs - 1) if self.warmup_epochs is None else self.warmup_epochs
+        return TrainerConfig(
+            epochs=self.epochs,
+            warmup_epochs=warmup,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            seed=seed,
+            calibration=calibration,
+            quiet=True,
+            **self.trainer_options,
+        )
 
 
 def load_data(name: str, seed: int = 0) -> tuple[Any, Any, list[str]]:
@@ -158,7 +174,7 @@ def run_experiment(
     """
     from alnb.embedded import default_model_path
     from alnb.models import load_classifier
-    from alnb.training import Trainer, TrainerConfig
+    from alnb.training import Trainer
 
     method = parse_method(method) if isinstance(method, str) else method
     config = config or ExperimentConfig()
@@ -170,19 +186,7 @@ def run_experiment(
         classifier = load_classifier(
             config.model or default_model_path(), names, adapter=adapter, **config.adapter_options
         )
-    trainer = Trainer(
-        TrainerConfig(
-            epochs=config.epochs,
-            warmup_epochs=min(1, config.epochs - 1) if config.warmup_epochs is None else config.warmup_epochs,
-            lr=config.lr,
-            batch_size=config.batch_size,
-            optimizer=config.optimizer,
-            seed=seed,
-            calibration=method.calibration,
-            quiet=True,
-            **config.trainer_options,
-        )
-    )
+    trainer = Trainer(config.trainer_config(seed=seed, calibration=method.calibration))
     if feature_cache is not None:
         trainer.feature_cache = feature_cache
     pool = Pool(train, names, indices=_subsample(len(train), config.pool_size, seed))

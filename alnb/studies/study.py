@@ -252,7 +252,7 @@ def calibration_mechanism(
     from alnb.embedded import default_model_path
     from alnb.metrics import evaluate
     from alnb.models import load_classifier
-    from alnb.training import FeatureCache, Trainer, TrainerConfig
+    from alnb.training import FeatureCache, Trainer
 
     proto = get_protocol(protocol)
     config = proto.experiment_config(adapter, dataset=task, model=model)
@@ -270,21 +270,7 @@ def calibration_mechanism(
     for seed, size, calibration in tqdm(jobs, desc=f"mechanism {task}", disable=not progress):
         rng = np.random.default_rng([seed, size, 7])
         chosen = np.sort(rng.choice(len(labels), min(len(labels), size * len(names)), replace=False))
-        trainer = Trainer(
-            TrainerConfig(
-                epochs=config.epochs,
-                warmup_epochs=min(1, config.epochs - 1)
-                if config.warmup_epochs is None
-                else config.warmup_epochs,
-                lr=config.lr,
-                batch_size=config.batch_size,
-                optimizer=config.optimizer,
-                seed=seed,
-                calibration=calibration,
-                quiet=True,
-                **config.trainer_options,
-            )
-        )
+        trainer = Trainer(config.trainer_config(seed=seed, calibration=calibration))
         trainer.feature_cache = cache
         trainer.fit(classifier, train, chosen, labels[chosen])
         predictions = trainer.predict(classifier, test, np.arange(len(test)))
