@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "as_int_list",
     "as_tensor",
     "check_choice",
     "check_class_names",
@@ -20,6 +21,7 @@ __all__ = [
     "check_labels",
     "check_logits",
     "check_non_negative",
+    "check_non_negative_int",
     "check_positive_int",
     "check_probs",
     "check_same_length",
@@ -186,6 +188,30 @@ def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def check_non_negative_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int if it is an integer ≥ 0 (bools are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    return int(value)
+
+
+def as_int_list(value: Any, name: str, scalar: bool = False) -> list[int]:
+    """Integers from an int, a sequence or a 1-D array (only one int with ``scalar=True``); bools and floats are
+    refused, as they hide bugs.
+
+    >>> as_int_list(3, "index"), as_int_list(np.array([4, 1]), "indices")
+    ([3], [4, 1])
+    """
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        return [int(value)]
+    if scalar:
+        raise ValueError(f"{name} must be one integer, got {value!r}.")
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.dtype == np.bool_ or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(f"{name} must be an integer or a 1-D sequence of integers, got {value!r}.")
+    return [int(v) for v in arr]
 
 
 def check_non_negative(value: Any, name: str) -> float:
