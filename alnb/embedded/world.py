@@ -389,7 +389,7 @@ def _glyph_mask(scene: Scene, rng: np.random.Generator) -> Image.Image:
         bold = 3 if scene.style == "bold" else int(rng.integers(0, 2))
         draw.text((c / 2, c / 2), scene.name.upper(), fill=255, font=font, anchor="mm", stroke_width=bold)
         if scene.style == "italic":
-            mask = mask.transform((c, c), Image.AFFINE, (1, 0.3, -0.15 * c, 0, 1, 0), resample=Image.BILINEAR)
+            mask = mask.transform((c, c), Image.Transform.AFFINE, (1, 0.3, -0.15 * c, 0, 1, 0), resample=Image.Resampling.BILINEAR)
     elif scene.name in ("circle", "ring"):
         inset = c * 0.15
         box = (inset, inset, c - inset, c - inset)
@@ -403,7 +403,7 @@ def _glyph_mask(scene: Scene, rng: np.random.Generator) -> Image.Image:
             draw.line([*points, points[0]], fill=255, width=max(3, c // 12), joint="curve")
         else:
             draw.polygon(points, fill=255)
-    return mask.rotate(scene.rotation, resample=Image.BILINEAR)
+    return mask.rotate(scene.rotation, resample=Image.Resampling.BILINEAR)
 
 
 # ---------------------------------------------------------------- backgrounds
@@ -415,6 +415,7 @@ def _background(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     other = np.clip(base * rng.uniform(0.45, 0.75) + rng.uniform(0, 60), 0, 255)
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
     kind = scene.background
+    period: float | np.integer  # int or float by pattern
     if kind == "plain":
         pattern = np.zeros((s, s), np.float32)
     elif kind == "striped":
@@ -469,12 +470,12 @@ def render_scene(scene: Scene) -> Image.Image:
     mask = _glyph_mask(scene, rng)
     if scene.kind == "digit" and scene.style == "blurry":
         # Mimic scikit-learn's 8×8 digits: area-downsample, quantise to 17 levels, upscale smoothly.
-        small = np.asarray(mask.resize((8, 8), Image.BOX), dtype=np.float32)
+        small: np.ndarray = np.asarray(mask.resize((8, 8), Image.Resampling.BOX), dtype=np.float32)
         small = np.round(small / 255 * 16) / 16 * 255
-        mask = Image.fromarray(small.astype(np.uint8)).resize((_CANVAS, _CANVAS), Image.BILINEAR)
+        mask = Image.fromarray(small.astype(np.uint8)).resize((_CANVAS, _CANVAS), Image.Resampling.BILINEAR)
     low, high = {"small": (0.45, 0.6), "medium": (0.62, 0.78), "large": (0.8, 1.0)}[scene.size]
     glyph_px = max(6, round(s * rng.uniform(low, high)))
-    glyph = np.asarray(mask.resize((glyph_px, glyph_px), Image.LANCZOS), dtype=np.float32) / 255.0
+    glyph = np.asarray(mask.resize((glyph_px, glyph_px), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
     free = s - glyph_px
     centre = free / 2
     offsets = {
@@ -509,7 +510,7 @@ def render_sklearn_like(scene: Scene) -> Image.Image:
     c = _CANVAS
     mask = Image.new("L", (c, c), 0)
     _handwritten(ImageDraw.Draw(mask), scene.name, rng, c, int(rng.integers(c // 10, c // 4)))
-    mask = mask.rotate(scene.rotation, resample=Image.BILINEAR)
+    mask = mask.rotate(scene.rotation, resample=Image.Resampling.BILINEAR)
     box = mask.point(lambda v: 255 if v >= 128 else 0).getbbox()
     if box is None:
         box = (0, 0, c, c)
@@ -519,7 +520,7 @@ def render_sklearn_like(scene: Scene) -> Image.Image:
     scale = fit / max(glyph.size)
     width, height = max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale))
     bitmap = Image.new("L", (32, 32), 0)
-    bitmap.paste(glyph.resize((width, height), Image.BILINEAR), ((32 - width) // 2, (32 - height) // 2))
+    bitmap.paste(glyph.resize((width, height), Image.Resampling.BILINEAR), ((32 - width) // 2, (32 - height) // 2))
     on = (np.asarray(bitmap, dtype=np.float32) >= 128).astype(np.float32)
     counts = on.reshape(8, 4, 8, 4).sum(axis=(1, 3))
     return render_digit_like_sklearn(counts)
@@ -533,7 +534,7 @@ def render_digit_like_sklearn(pixels_8x8: np.ndarray) -> Image.Image:
     array = np.asarray(pixels_8x8, dtype=np.float32).reshape(8, 8)
     if array.min() < 0 or array.max() > 16:
         raise ValueError(f"pixels_8x8 must hold values in [0, 16], got range [{array.min()}, {array.max()}]")
-    small = Image.fromarray((array / 16 * 255).astype(np.uint8), "L").resize((24, 24), Image.BILINEAR)
+    small = Image.fromarray((array / 16 * 255).astype(np.uint8), "L").resize((24, 24), Image.Resampling.BILINEAR)
     canvas = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
     canvas.paste(small, (4, 4))
     return canvas.convert("RGB")

@@ -173,8 +173,8 @@ class CalibrationError:
 
     def __init__(self, n_bins: int = 15, norm: Norm = "l1", binning: Binning = "uniform") -> None:
         self.n_bins = check_positive_int(n_bins, "n_bins")
-        self.norm = check_choice(norm, "norm", NORMS)
-        self.binning = check_choice(binning, "binning", BINNINGS)
+        self.norm: Norm = check_choice(norm, "norm", NORMS)  # type: ignore[assignment]  # checked against NORMS
+        self.binning: Binning = check_choice(binning, "binning", BINNINGS)  # type: ignore[assignment]
         self._confidence: list[torch.Tensor] = []
         self._correct: list[torch.Tensor] = []
 

@@ -97,7 +97,8 @@ def register_strategy(cls: S | None = None, *, overwrite: bool = False) -> S | C
     if name in _MODIFIERS and _MODIFIERS[name] != name:
         raise ValueError(f"strategy name {name!r} is reserved as a modifier alias.")
     config = cls if dataclasses.is_dataclass(cls) else None
-    return _REGISTRY.register(name, cls, config=config, overwrite=overwrite)
+    _REGISTRY.register(name, cls, config=config, overwrite=overwrite)
+    return cls
 
 
 def available() -> list[str]:
@@ -148,7 +149,9 @@ def _is_wrapper(cls: type[Strategy]) -> bool:
 
 
 def _construct(cls: type[Strategy], params: dict[str, Any]) -> Strategy:
-    accepted = [f.name for f in dataclasses.fields(cls) if f.init] if dataclasses.is_dataclass(cls) else []
+    # A strategy that is not a dataclass takes no parameters.
+    fields: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ()
+    accepted = [f.name for f in fields if f.init]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(
@@ -157,7 +160,7 @@ def _construct(cls: type[Strategy], params: dict[str, Any]) -> Strategy:
         )
     missing = [
         f.name
-        for f in dataclasses.fields(cls)
+        for f in fields
         if f.init
         and f.name not in params
         and f.default is dataclasses.MISSING

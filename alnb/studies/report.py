@@ -268,7 +268,7 @@ def _figures(histories: Mapping[str, Any], summary: Mapping[str, Any], out: Path
 
     from alnb.plots import learning_curves
 
-    written = []
+    written: list[Path] = []
     tasks = list(summary["tasks"])
     if not tasks:
         return written

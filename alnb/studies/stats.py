@@ -45,7 +45,7 @@ def labels_to_reach(history: History, target: float, metric: str = "accuracy") -
 
 
 def bootstrap_interval(
-    values: Sequence[float], *, level: float = 0.95, resamples: int = 10_000, seed: int = 0
+    values: Sequence[float] | np.ndarray, *, level: float = 0.95, resamples: int = 10_000, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values`` (seeded, so the same values give the same interval).
 
