@@ -389,7 +389,8 @@ def _glyph_mask(scene: Scene, rng: np.random.Generator) -> Image.Image:
         bold = 3 if scene.style == "bold" else int(rng.integers(0, 2))
         draw.text((c / 2, c / 2), scene.name.upper(), fill=255, font=font, anchor="mm", stroke_width=bold)
         if scene.style == "italic":
-            mask = mask.transform((c, c), Image.Transform.AFFINE, (1, 0.3, -0.15 * c, 0, 1, 0), resample=Image.Resampling.BILINEAR)
+            shear = (1, 0.3, -0.15 * c, 0, 1, 0)
+            mask = mask.transform((c, c), Image.Transform.AFFINE, shear, resample=Image.Resampling.BILINEAR)
     elif scene.name in ("circle", "ring"):
         inset = c * 0.15
         box = (inset, inset, c - inset, c - inset)
