@@ -28,6 +28,9 @@ class Predictions:
         Image features the classifier computed (used by diversity strategies such as BADGE and Coreset).
     prob_samples : Tensor, shape (N, C, K), optional
         K stochastic forward passes (MC dropout) or ensemble members, for BALD-style strategies.
+    text_features : Tensor, shape (C, d), optional
+        The classifier's class text features, one row per class (vision-language models only), in the space of
+        ``embeddings``; class-guided strategies (``cb``) mix them into the image features.
     """
 
     indices: npt.NDArray[np.int64]
@@ -35,6 +38,7 @@ class Predictions:
     probs: torch.Tensor
     embeddings: torch.Tensor | None = None
     prob_samples: torch.Tensor | None = None
+    text_features: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         n = len(self.indices)
@@ -49,6 +53,13 @@ class Predictions:
         if self.prob_samples is not None and self.prob_samples.ndim != 3:
             raise ValueError(
                 f"Predictions.prob_samples must be shaped [N, C, K], got {tuple(self.prob_samples.shape)}."
+            )
+        if self.text_features is not None and (
+            self.text_features.ndim != 2 or self.text_features.shape[0] != self.probs.shape[1]
+        ):
+            raise ValueError(
+                f"Predictions.text_features must be shaped [C, d] with C = {self.probs.shape[1]} classes, got "
+                f"{tuple(self.text_features.shape)}."
             )
 
     def __len__(self) -> int:
@@ -94,4 +105,5 @@ class Predictions:
             probs=self.probs[rows],
             embeddings=None if self.embeddings is None else self.embeddings[rows],
             prob_samples=None if self.prob_samples is None else self.prob_samples[rows],
+            text_features=self.text_features,
         )

@@ -15,6 +15,7 @@ from alnb.strategies.badge import BADGE
 from alnb.strategies.bald import BALD
 from alnb.strategies.base import QueryContext, Selection, Strategy, top_k
 from alnb.strategies.candidates import TopCandidates
+from alnb.strategies.cb import ClusterBalanced, SelectiveClusterBalanced, SelectiveSelection
 from alnb.strategies.class_balanced import ClassBalanced
 from alnb.strategies.coreset import Coreset
 from alnb.strategies.entropy import Entropy
@@ -32,6 +33,7 @@ __all__ = [
     "BADGE",
     "BALD",
     "ClassBalanced",
+    "ClusterBalanced",
     "Coreset",
     "Entropy",
     "FeatDist",
@@ -42,6 +44,8 @@ __all__ = [
     "QueryContext",
     "RandomSampling",
     "Selection",
+    "SelectiveClusterBalanced",
+    "SelectiveSelection",
     "Strategy",
     "TopCandidates",
     "TypiClust",

@@ -454,8 +454,18 @@ class Trainer:
             probs = prob_samples.mean(dim=2)
         else:
             probs = logits.softmax(dim=1)
+        text_features = None
+        if classifier.family == "vision_language":  # class-guided strategies (cb) mix these in
+            with torch.no_grad():
+                text = classifier.class_text_features()  # type: ignore[attr-defined]
+            text_features = text.detach().float().cpu()
         return Predictions(
-            indices=idx, logits=logits, probs=probs, embeddings=embeddings, prob_samples=prob_samples
+            indices=idx,
+            logits=logits,
+            probs=probs,
+            embeddings=embeddings,
+            prob_samples=prob_samples,
+            text_features=text_features,
         )
 
     def _predict_batches(
