@@ -35,6 +35,19 @@ def _target(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure | Non
     return None, ax
 
 
+def _histogram_axes(axes: Axes) -> Axes:
+    """A short panel under ``axes`` sharing its x axis (``axes`` keeps about three quarters of its space)."""
+    fig = axes.get_figure()
+    spec = axes.get_subplotspec()
+    if spec is not None and fig is not None:
+        inner = spec.subgridspec(2, 1, height_ratios=[3, 1], hspace=0.05)
+        axes.set_subplotspec(inner[0])
+        return fig.add_subplot(inner[1], sharex=axes)
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+    return make_axes_locatable(axes).append_axes("bottom", size="30%", pad=0.1, sharex=axes)
+
+
 def reliability_diagram(
     probs: Any,
     labels: Any,
@@ -46,10 +59,12 @@ def reliability_diagram(
 ) -> Figure | Axes:
     """Reliability diagram drawn from :func:`alnb.metrics.calibration_bins`, so picture and ECE always agree.
 
-    Draws, for every non-empty bin, a bar of its accuracy (label ``"accuracy"``) and a red hatched bar from
-    the accuracy to the mean confidence (label ``"gap"``); the diagonal of perfect calibration; and, on a twin
-    axis, a small step histogram of the share of samples in every bin (label ``"confidence histogram"``).
-    The title holds the ECE (l1 over these bins, formatted by :func:`format_ece`).
+    Read it the usual way: the bars are the accuracy of each confidence bin (label ``"accuracy"``) against the
+    dashed diagonal of perfect calibration; each bin's mean confidence is a black tick (``"mean confidence"``)
+    and the gap between the two a red segment beside it (``"gap"``: above a bar the model is overconfident,
+    inside it underconfident), so the gap never hides the bar. Under the diagram, a small panel of its own
+    (label ``"confidence histogram"``) shows how many samples fall in each bin, on a count axis. The title
+    holds the ECE (l1 over these bins, formatted by :func:`format_ece`).
 
     Parameters
     ----------
@@ -60,7 +75,8 @@ def reliability_diagram(
     n_bins : int
         Number of bins.
     ax : Axes, optional
-        Draw here; otherwise a new figure is made.
+        Draw here (its space is split: the diagram on top, the histogram panel under it); otherwise a new
+        figure is made.
     binning : {"uniform", "quantile"}
         Equal-width or equal-mass bins.
     title : str, optional
@@ -69,54 +85,54 @@ def reliability_diagram(
     Returns
     -------
     Figure or Axes
-        The new figure when ``ax`` is None, else ``ax``.
+        The new figure when ``ax`` is None, else ``ax`` (the diagram's axes).
 
     Examples
     --------
     >>> import numpy as np
     >>> probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.8, 0.2]])
     >>> fig = reliability_diagram(probs, np.array([0, 1, 1, 1]), n_bins=2)
-    >>> fig.axes[0].get_title()
-    'ECE = 0.2500'
+    >>> fig.axes[0].get_title(), fig.axes[1].get_label()
+    ('ECE = 0.2500', 'confidence histogram')
     """
     bins = calibration_bins(probs, labels, n_bins=n_bins, binning=binning)
-    fig, axes = _target(ax, (5.0, 5.0))
+    fig, axes = _target(ax, (5.0, 5.5))
+    hist = _histogram_axes(axes)
     edges = bins.edges.numpy()
     filled = bins.count.numpy() > 0
     left = edges[:-1][filled]
     width = np.diff(edges)[filled]
     acc = bins.accuracy.numpy()[filled]
     conf = bins.confidence.numpy()[filled]
-    share = bins.weight.numpy()[filled]
 
-    axes.bar(left, acc, width=width, align="edge", color="tab:blue", edgecolor="black", label="accuracy")
-    axes.bar(
-        left,
-        conf - acc,
-        width=width,
-        bottom=acc,
-        align="edge",
-        color="tab:red",
-        alpha=0.3,
-        edgecolor="tab:red",
-        hatch="//",
-        label="gap",
-    )
     axes.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfect calibration")
+    axes.bar(
+        left, acc, width=width, align="edge", color="#90caf9", edgecolor="#1565c0", label="accuracy"
+    )
+    # The gap stands on the bar's right third, from accuracy to mean confidence, so both stay visible.
+    gap_x = left + 0.8 * width
+    axes.vlines(gap_x, acc, conf, colors="#c62828", linewidth=2.5, label="gap")
+    axes.hlines(conf, left + 0.6 * width, left + width, colors="black", linewidth=1.5, label="mean confidence")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1)
-    axes.set_xlabel("confidence")
     axes.set_ylabel("accuracy")
+    axes.tick_params(labelbottom=False)
+    axes.legend(loc="upper left", fontsize="small")
 
-    hist = axes.twinx()
     hist.set_label("confidence histogram")
-    # An outline drawn on top and scaled to the bottom quarter stays readable over the accuracy bars.
-    hist.stairs(bins.weight.numpy(), edges, color="black", linewidth=1.5, label="confidence histogram")
-    hist.set_ylim(0, float(share.max()) * 4)
-    hist.set_ylabel("share of samples")
-    handles, names = axes.get_legend_handles_labels()
-    hist_handles, hist_names = hist.get_legend_handles_labels()
-    axes.legend(handles + hist_handles, names + hist_names, loc="upper left", fontsize="small")
+    hist.bar(
+        edges[:-1],
+        bins.count.numpy(),
+        width=np.diff(edges),
+        align="edge",
+        color="#bdbdbd",
+        edgecolor="#616161",
+        label="confidence histogram",
+    )
+    hist.set_xlim(0, 1)
+    hist.set_xlabel("confidence")
+    hist.set_ylabel("count")
+    hist.set_ylim(0, max(1.0, float(bins.count.max())) * 1.1)
 
     ece_text = f"ECE = {format_ece(bins.calibration_error('l1'))}"
     axes.set_title(ece_text if title is None else f"{title} ({ece_text})")
@@ -238,7 +254,8 @@ def class_histogram(
     -------
     Figure or Axes
         The new figure when ``ax`` is None, else ``ax``; the bars carry the label ``"count"`` and each bar is
-        annotated with its count.
+        annotated with its count. With more than 8 classes or a name longer than 6 characters the bars are
+        horizontal (first class on top), so every name reads upright in full.
 
     Examples
     --------
@@ -259,15 +276,23 @@ def class_histogram(
         raise ValueError(
             f"class_names has {len(names)} entries but counts has {len(values)}; expected one name per count."
         )
-    fig, axes = _target(ax, (max(4.0, 0.35 * len(values) + 1.5), 3.5))
-    positions = np.arange(len(values))
-    bars = axes.bar(positions, values, color="tab:blue", label="count")
+    # Long or many names read badly as rotated x ticks: then the bars lie down and the names stand upright.
+    horizontal = len(names) > 8 or max(len(n) for n in names) > 6
+    if horizontal:
+        fig, axes = _target(ax, (5.0, max(2.5, 0.3 * len(values) + 1.0)))
+        positions = np.arange(len(values))[::-1]  # the first class on top
+        bars = axes.barh(positions, values, color="tab:blue", label="count")
+        axes.set_yticks(positions, names)
+        axes.set_xlabel("count")
+        axes.set_xlim(0, max(float(values.max()), 1.0) * 1.15)  # room for the annotations
+    else:
+        fig, axes = _target(ax, (max(4.0, 0.35 * len(values) + 1.5), 3.5))
+        positions = np.arange(len(values))
+        bars = axes.bar(positions, values, color="tab:blue", label="count")
+        axes.set_xticks(positions, names)
+        axes.set_ylabel("count")
+        axes.set_ylim(0, max(float(values.max()), 1.0) * 1.15)  # room for the annotations
     axes.bar_label(bars, fmt="%g", fontsize=8)
-    axes.set_xticks(
-        positions, names, rotation=45 if len(names) > 8 else 0, ha="right" if len(names) > 8 else "center"
-    )
-    axes.set_ylabel("count")
-    axes.set_ylim(0, max(float(values.max()), 1.0) * 1.15)  # room for the annotations
     if title is not None:
         axes.set_title(title)
     return axes if fig is None else fig

@@ -57,22 +57,28 @@ def test_reliability_diagram_draws_the_bins(seed: int, n_bins: int, binning: str
     np.testing.assert_allclose([r.get_x() for r in accuracy_bars], bins.edges.numpy()[:-1][filled])
     np.testing.assert_allclose([r.get_width() for r in accuracy_bars], np.diff(bins.edges.numpy())[filled])
 
-    gap_bars = bar_container(ax, "gap")
-    np.testing.assert_allclose([r.get_y() for r in gap_bars], acc)
-    np.testing.assert_allclose([r.get_height() for r in gap_bars], conf - acc)
-    assert all(r.get_hatch() == "//" for r in gap_bars)
+    # The gap: a red segment per bin from accuracy to mean confidence, beside the bar's middle (never over it
+    # whole), and a tick at the mean confidence.
+    (gap,) = [c for c in ax.collections if c.get_label() == "gap"]
+    segments = np.array(gap.get_segments())  # [bins, 2 points, (x, y)]
+    np.testing.assert_allclose(segments[:, 0, 1], acc)
+    np.testing.assert_allclose(segments[:, 1, 1], conf)
+    (ticks,) = [c for c in ax.collections if c.get_label() == "mean confidence"]
+    np.testing.assert_allclose(np.array(ticks.get_segments())[:, 0, 1], conf)
 
     diagonal = ax.get_lines()[0]
     np.testing.assert_allclose(diagonal.get_xdata(), [0, 1])
     np.testing.assert_allclose(diagonal.get_ydata(), [0, 1])
+    assert ax.get_ylim() == (0.0, 1.0)  # accuracy never shares an axis with counts
 
-    assert hist.get_label() == "confidence histogram"
+    # The confidence histogram is its own panel under the diagram, on a count axis, same bins.
+    assert hist.get_label() == "confidence histogram" and hist.get_ylabel() == "count"
+    assert hist.get_position().y1 <= ax.get_position().y0 + 1e-9
+    counts = bar_container(hist, "confidence histogram")
+    np.testing.assert_allclose([r.get_height() for r in counts], bins.count.numpy())
+    np.testing.assert_allclose([r.get_x() for r in counts], bins.edges.numpy()[:-1])
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["perfect calibration", "accuracy", "gap", "confidence histogram"]
-    (steps,) = hist.patches
-    assert steps.get_label() == "confidence histogram"
-    np.testing.assert_allclose(steps.get_data().values, bins.count.numpy() / len(labels))
-    np.testing.assert_allclose(steps.get_data().edges, bins.edges.numpy())
+    assert legend == ["perfect calibration", "gap", "mean confidence", "accuracy"]
 
     ece = expected_calibration_error(probs, labels, n_bins=n_bins, binning=binning)
     assert ax.get_title() == f"ECE = {format_ece(ece)}"
@@ -205,8 +211,12 @@ def test_class_histogram_into_axes_and_many_classes() -> None:
     ax = Figure().add_subplot()
     names = [f"class {i}" for i in range(12)]
     assert class_histogram(torch.arange(12), names, ax=ax) is ax
-    assert [r.get_height() for r in bar_container(ax, "count")] == list(range(12))
-    assert ax.get_xticklabels()[0].get_rotation() == 45
+    # Many classes: horizontal bars, first class on top, every name upright.
+    assert [r.get_width() for r in bar_container(ax, "count")] == list(range(12))
+    tops = {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks())}
+    assert sorted(tops, key=tops.get, reverse=True) == names
+    assert all(t.get_rotation() == 0 for t in ax.get_yticklabels())
+    render_png(ax.get_figure())
 
 
 @pytest.mark.parametrize(
