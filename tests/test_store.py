@@ -61,7 +61,9 @@ def test_file_layout_header_then_one_line_per_item(tmp_path: Path) -> None:
         ("label", 2, 0, 3, "alice"),
     ]
     assert [a.to_dict() for a in written] == records[1:]
-    assert set(records[1]) == {"type", "index", "label", "round", "annotator", "time"}
+    # pseudo is written only when true; session names the opened store (the scope of its undo)
+    assert set(records[1]) == {"type", "index", "label", "round", "annotator", "time", "session"}
+    assert records[1]["session"] == store.session
 
 
 def test_reopen_rebuilds_identical_state(tmp_path: Path) -> None:
@@ -318,9 +320,9 @@ def test_undo_after_reopen_and_its_record(tmp_path: Path) -> None:
     store = LabelStore(path, NAMES)
     store.label([10, 20], [1, 2])
     store.undo()
-    reopened = LabelStore(path, NAMES)
+    reopened = LabelStore(path, NAMES, session=store.session)
     assert reopened.labels == {10: 1}
-    undone = reopened.undo(round=4, annotator="bob")  # the stack survives reopening
+    undone = reopened.undo(round=4, annotator="bob")  # the session's stack survives reopening
     assert (undone.type, undone.index, undone.label) == ("label", 10, 1)
     assert reopened.labels == {}
     last = _lines(path)[-1]
@@ -332,14 +334,16 @@ def test_undo_after_reopen_and_its_record(tmp_path: Path) -> None:
         "bob",
     )
     assert LabelStore(path, NAMES).labels == {}
-    assert LabelStore(path, NAMES).undo() is None
+    assert LabelStore(path, NAMES, session=store.session).undo() is None
 
 
 def test_undo_record_not_matching_the_stack_is_refused_on_replay(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
-    LabelStore(path, NAMES).label(1, 1)
+    store = LabelStore(path, NAMES)
+    store.label(1, 1)
     with path.open("a") as f:
         bad = {"type": "undo", "index": 2, "label": 1, "round": 0, "annotator": "h", "time": "t"}
+        bad["session"] = store.session
         f.write(json.dumps(bad))
         f.write("\n")
     with pytest.raises(ValueError, match=r"line 3 .*the action to undo is label of index 1"):

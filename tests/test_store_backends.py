@@ -58,7 +58,9 @@ def test_backend_contract_round_trip(factory: Callable[[Path], Opener], tmp_path
     assert reopened.state() == store.state()
     assert reopened.labels == {0: 0, 1: 0, 2: 2} and reopened.skipped == frozenset({5})
     assert reopened.dataset_fingerprint == "fp-1"
-    assert reopened.undo_target() == store.undo_target() == store.actions[4]  # the relabel of 1
+    assert reopened.undo_target() is None  # a new session: nothing of its own to undo
+    resumed = LabelStore(opener(), NAMES, session=store.session)
+    assert resumed.undo_target() == store.undo_target() == store.actions[4]  # the relabel of 1
     assert reopened.path == reopened.backend.path
     with pytest.raises(ValueError, match="was written for class_names"):
         LabelStore(opener(), ["cat", "bird", "dog"])
@@ -72,14 +74,15 @@ def test_backend_contract_two_stores_share_records_and_undo(
 ) -> None:
     opener = factory(tmp_path)
     first, second = LabelStore(opener(), NAMES), LabelStore(opener(), NAMES)
+    assert first.session != second.session
     first.label(1, 0)
     second.label(2, 1)
     assert first.labels == second.labels == {1: 0, 2: 1}
-    assert first.undo_target() == second.undo_target() == second.actions[-1]
-    assert first.undo().index == 2  # the undo stack is the storage's, whoever wrote
-    assert second.undo().index == 1
+    assert first.undo_target() == first.actions[0] and second.undo_target() == second.actions[1]
+    assert first.undo().index == 1  # each store undoes its own actions, never the other's
+    assert first.undo() is None and len(second.actions) == 3  # nothing of its own left: nothing written
+    assert second.labels == {2: 1} and second.undo().index == 2
     assert first.state() == second.state() == LabelStore(opener(), NAMES).state()
-    assert first.undo() is None and len(second.actions) == 4  # nothing left: nothing written
 
 
 @pytest.mark.parametrize("factory", BACKENDS)
@@ -177,13 +180,13 @@ def test_undo_target_agrees_with_undo_over_random_histories(seed: int) -> None:
             assert store.can_undo == (store.undo_target() is not None)
 
 
-def test_undo_target_sees_another_writer(tmp_path: Path) -> None:
+def test_undo_target_ignores_another_writer(tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     first, second = LabelStore(path, NAMES), LabelStore(path, NAMES)
     first.label(1, 0)
-    assert second.undo_target().index == 1
+    assert second.undo_target() is None and not second.can_undo
     second.label(2, 2)
-    assert first.undo_target().index == 2
+    assert first.undo_target().index == 1 and second.undo_target().index == 2
 
 
 # ---------------------------------------------------------------------------------------------- copy_to
@@ -196,8 +199,8 @@ def test_copy_to_writes_every_action_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "copy" / "labels.jsonl"
     path.parent.mkdir()
     assert store.copy_to(path) == path
-    copy = LabelStore(path, NAMES)
-    assert copy.state() == store.state()  # times included
+    copy = LabelStore(path, NAMES, session=store.session)
+    assert copy.state() == store.state()  # times and sessions included
     assert copy.dataset_fingerprint == "fp" and copy.undo_target() == store.undo_target()
 
     store.label(7, 1, round=3)

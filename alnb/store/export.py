@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alnb.store.log import LabelLog
+from alnb.store.log import ConflictRule, LabelLog
 
 if TYPE_CHECKING:
     import datasets
@@ -20,13 +20,22 @@ EXPORT_COLUMNS = ("index", "label", "round", "annotator", "time")
 RECORD_FIELDS = ("index", "label", "label_name", "round", "annotator", "time")
 
 
-def label_records(log: LabelLog, class_names: Sequence[str]) -> list[dict[str, Any]]:
-    """Current labels as dicts with keys :data:`RECORD_FIELDS`, sorted by index.
+def label_records(
+    log: LabelLog,
+    class_names: Sequence[str],
+    include_pseudo: bool = False,
+    rule: ConflictRule = "latest",
+) -> list[dict[str, Any]]:
+    """Current labels under ``rule`` as dicts with keys :data:`RECORD_FIELDS`, sorted by index.
 
-    ``round``, ``annotator`` and ``time`` are those of the action that set the label.
+    ``round``, ``annotator`` and ``time`` are those of the action that set the label. Pseudo-labels are
+    left out unless ``include_pseudo``; then every record also has a boolean ``pseudo`` key.
     """
-    return [
-        {
+    records = []
+    for i, label, action in log.labeled(rule):
+        if action.pseudo and not include_pseudo:
+            continue
+        record: dict[str, Any] = {
             "index": i,
             "label": label,
             "label_name": class_names[label],
@@ -34,15 +43,24 @@ def label_records(log: LabelLog, class_names: Sequence[str]) -> list[dict[str, A
             "annotator": action.annotator,
             "time": action.time,
         }
-        for i, label, action in log.labeled()
-    ]
+        if include_pseudo:
+            record["pseudo"] = action.pseudo
+        records.append(record)
+    return records
 
 
-def write_csv(records: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write ``records`` as CSV with a header row; returns the path."""
+def _fields(records: list[dict[str, Any]]) -> list[str]:
+    return [*RECORD_FIELDS, "pseudo"] if records and "pseudo" in records[0] else list(RECORD_FIELDS)
+
+
+def write_csv(
+    records: list[dict[str, Any]], path: str | os.PathLike[str], include_pseudo: bool = False
+) -> Path:
+    """Write ``records`` as CSV with a header row (a ``pseudo`` column when ``include_pseudo``); returns the path."""
     out = Path(path)
     with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(RECORD_FIELDS))
+        fields = [*RECORD_FIELDS, "pseudo"] if include_pseudo else _fields(records)
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(records)
     return out
@@ -72,22 +90,27 @@ def to_dataset(
     class_names: Sequence[str],
     dataset: datasets.Dataset | None = None,
     columns: Sequence[str] | None = None,
+    include_pseudo: bool = False,
 ) -> datasets.Dataset:
-    """``records`` as a ``datasets.Dataset`` (columns :data:`EXPORT_COLUMNS`, ``label`` a ClassLabel),
-    plus ``columns`` of the rows ``dataset.select(indices)`` (by default its ``datasets.Image`` columns).
+    """``records`` as a ``datasets.Dataset`` (columns :data:`EXPORT_COLUMNS`, ``label`` a ClassLabel, and a
+    boolean ``pseudo`` when ``include_pseudo``), plus ``columns`` of the rows ``dataset.select(indices)``
+    (by default its ``datasets.Image`` columns).
     """
     import datasets as hf  # heavy import, needed only for this export
 
-    features = hf.Features(
-        {
-            "index": hf.Value("int64"),
-            "label": hf.ClassLabel(names=list(class_names)),
-            "round": hf.Value("int64"),
-            "annotator": hf.Value("string"),
-            "time": hf.Value("string"),
-        }
-    )
-    table = hf.Dataset.from_dict({k: [r[k] for r in records] for k in EXPORT_COLUMNS}, features=features)
+    spec = {
+        "index": hf.Value("int64"),
+        "label": hf.ClassLabel(names=list(class_names)),
+        "round": hf.Value("int64"),
+        "annotator": hf.Value("string"),
+        "time": hf.Value("string"),
+    }
+    own = list(EXPORT_COLUMNS)
+    if include_pseudo:
+        spec["pseudo"] = hf.Value("bool")
+        own.append("pseudo")
+    features = hf.Features(spec)
+    table = hf.Dataset.from_dict({k: [r[k] for r in records] for k in own}, features=features)
     if dataset is None:
         if columns is not None:
             raise ValueError(f"columns={list(columns)!r} needs the source dataset, got dataset=None.")
@@ -100,9 +123,9 @@ def to_dataset(
         raise ValueError(
             f"columns {missing} are not in the dataset, whose columns are {dataset.column_names}."
         )
-    clash = [c for c in columns if c in EXPORT_COLUMNS]
+    clash = [c for c in columns if c in own]
     if clash:
-        raise ValueError(f"columns {clash} clash with the export's own columns {list(EXPORT_COLUMNS)}.")
+        raise ValueError(f"columns {clash} clash with the export's own columns {own}.")
     indices = [r["index"] for r in records]
     if indices and indices[-1] >= len(dataset):
         raise ValueError(f"the store labels index {indices[-1]}, but the dataset has {len(dataset)} rows.")

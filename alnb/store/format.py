@@ -9,6 +9,10 @@ Every following record is one action::
 
     {"type": "label" | "skip" | "unlabel" | "undo", "index": int, "label": int | null,
      "round": int, "annotator": str, "time": "<iso time>"}
+
+with two optional keys, written only when set (records without them read as before): ``"pseudo": true``
+for a label a model gave, and ``"session": "<id>"``, the opened store that wrote the action (undo is
+scoped to it).
 """
 
 from __future__ import annotations
@@ -100,4 +104,10 @@ def action_from_record(record: dict[str, Any], num_classes: int) -> Action:
         raise ValueError(f"round is {rnd!r}, expected a non-negative integer")
     if not isinstance(annotator, str) or not isinstance(time, str):
         raise ValueError(f"annotator and time must be strings, got {annotator!r} and {time!r}")
-    return Action(kind, int(index), None if label is None else int(label), int(rnd), annotator, time)
+    pseudo, session = record.get("pseudo", False), record.get("session")
+    if not isinstance(pseudo, bool) or (pseudo and kind != "label"):
+        raise ValueError(f"pseudo is {pseudo!r}, expected true (in a label record only) or absent")
+    if session is not None and (not isinstance(session, str) or not session):
+        raise ValueError(f"session is {session!r}, expected a non-empty string or absent")
+    label_id = None if label is None else int(label)
+    return Action(kind, int(index), label_id, int(rnd), annotator, time, pseudo, session)

@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import time as _time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from alnb._validation import check_class_names
+from alnb._validation import check_choice, check_class_names, check_non_negative_int
 from alnb.store import export
 from alnb.store._args import as_index_list, as_int_list, check_meta, check_round
-from alnb.store.backend import StoreBackend
+from alnb.store.backend import Lease, StoreBackend
 from alnb.store.format import Header
 from alnb.store.jsonl import JsonlFileBackend, fsync_dir
-from alnb.store.log import Action, LabelLog, LabelState, now
+from alnb.store.log import CONFLICT_RULES, Action, Conflict, ConflictRule, LabelLog, LabelState, now
 from alnb.store.memory import MemoryBackend
 
 if TYPE_CHECKING:
     import datasets
 
-__all__ = ["LabelStore"]
+__all__ = ["DEFAULT_LEASE_TTL", "LabelStore", "is_database_url", "new_session_id"]
+
+#: Seconds a lease lasts unless renewed: long enough to label a batch, short enough that the items of
+#: someone who went away return to the queue soon.
+DEFAULT_LEASE_TTL = 900.0
+
+_SESSION_COUNTER = itertools.count()
+
+
+def new_session_id() -> str:
+    """A session id unique across processes and machines: host, process id, time and a counter.
+
+    Built from facts, not drawn at random, so no seed is involved.
+    """
+    host = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "host")
+    return f"{host}-{os.getpid()}-{_time.time_ns():x}-{next(_SESSION_COUNTER)}"
+
+
+def is_database_url(value: object) -> bool:
+    """Whether ``value`` is a database URL (``dialect[+driver]://...``) rather than a file path."""
+    if not isinstance(value, str) or "://" not in value:
+        return False
+    scheme = value.split("://", 1)[0]
+    return bool(scheme) and all(c.isalnum() or c in "+-_" for c in scheme) and not scheme.startswith("file")
 
 
 class LabelStore:
@@ -34,7 +59,9 @@ class LabelStore:
     ----------
     path : str or PathLike or StoreBackend or None
         The JSONL file: created (with its header, and missing parent folders) when absent, replayed when it
-        exists. ``None`` keeps everything in memory (simulations); see also :meth:`in_memory`. A
+        exists. A database URL (``"sqlite:///labels.db"``, ``"postgresql://user@host/db"``) opens a
+        :class:`~alnb.store.sql.SqlBackend` instead: the store for a team (leases, several writers). ``None``
+        keeps everything in memory (simulations); see also :meth:`in_memory`. A
         :class:`~alnb.store.backend.StoreBackend` keeps the records wherever it does.
     class_names : sequence of str
         Unique, non-empty class names; label ``i`` means ``class_names[i]``. An existing file must have
@@ -42,6 +69,15 @@ class LabelStore:
     dataset_fingerprint : str, optional
         Identifies the dataset the indices refer to (see :func:`~alnb.store.dataset_fingerprint`). When
         both the file and the caller give one they must be equal; ``None`` on either side skips the check.
+    session : str, optional
+        This opened store's id, recorded in every action it writes; :meth:`undo` reverts only this
+        session's actions, so a second store on the same file (a notebook cell run twice, another
+        notebook, a teammate) never undoes what this one did. Default: a new id (:attr:`session` tells
+        it); pass an earlier store's id to resume its undo history.
+    conflict_rule : {"latest", "majority", "ask"}
+        How the label of an index is chosen when annotators disagree (see :meth:`conflicts`):
+        the most recent vote (today's behaviour), the majority vote (ties to the most recent), or none
+        until someone calls :meth:`resolve` (the index is left out of :attr:`labels` meanwhile).
 
     Raises
     ------
@@ -68,14 +104,25 @@ class LabelStore:
         path: str | os.PathLike[str] | StoreBackend | None,
         class_names: Sequence[str],
         dataset_fingerprint: str | None = None,
+        *,
+        session: str | None = None,
+        conflict_rule: ConflictRule = "latest",
     ) -> None:
         self._class_names = check_class_names(class_names)
         if dataset_fingerprint is not None and not isinstance(dataset_fingerprint, str):
             raise ValueError(f"dataset_fingerprint must be a string or None, got {dataset_fingerprint!r}.")
+        if session is not None and (not isinstance(session, str) or not session.strip()):
+            raise ValueError(f"session must be a non-empty string or None, got {session!r}.")
+        self._session = new_session_id() if session is None else session
+        self._rule: ConflictRule = check_choice(conflict_rule, "conflict_rule", CONFLICT_RULES)  # type: ignore[assignment]
         if isinstance(path, StoreBackend):
             self._backend: StoreBackend = path
         elif path is None:
             self._backend = MemoryBackend()
+        elif is_database_url(path):
+            from alnb.store.sql import SqlBackend  # SQLAlchemy loads only for a database store
+
+            self._backend = SqlBackend(str(path))
         else:
             self._backend = JsonlFileBackend(path)
         self._log = LabelLog(len(self._class_names))
@@ -90,8 +137,27 @@ class LabelStore:
     # ------------------------------------------------------------------ state
     @property
     def path(self) -> Path | None:
-        """The JSONL file, or ``None`` for an in-memory store."""
+        """The JSONL (or SQLite) file, or ``None`` for an in-memory store or a database server."""
         return self._backend.path
+
+    @property
+    def url(self) -> str | None:
+        """The database URL with its password redacted, or ``None`` for a JSONL or in-memory store."""
+        return self._backend.url
+
+    @property
+    def session(self) -> str:
+        """This opened store's id: recorded in its actions, the scope of its :meth:`undo` and its leases."""
+        return self._session
+
+    @property
+    def conflict_rule(self) -> ConflictRule:
+        """How disagreeing votes are resolved: ``"latest"``, ``"majority"`` or ``"ask"`` (settable)."""
+        return self._rule
+
+    @conflict_rule.setter
+    def conflict_rule(self, rule: ConflictRule) -> None:
+        self._rule = check_choice(rule, "conflict_rule", CONFLICT_RULES)  # type: ignore[assignment]
 
     @property
     def backend(self) -> StoreBackend:
@@ -119,9 +185,33 @@ class LabelStore:
 
     @property
     def labels(self) -> dict[int, int]:
-        """Current labels, dataset index → class id, sorted by index (a copy)."""
+        """Current labels, human and pseudo (what a learner trains on), index → class id, sorted (a copy).
+
+        Conflicting votes are resolved by :attr:`conflict_rule`; under ``"ask"`` they are left out.
+        """
         self.refresh()
-        return self._log.labels
+        return {i: label for i, label, _ in self._log.labeled(self._rule)}
+
+    @property
+    def human_labels(self) -> dict[int, int]:
+        """Current labels people gave (no pseudo-labels: what a label budget counts), sorted by index."""
+        self.refresh()
+        return {i: label for i, label, a in self._log.labeled(self._rule) if not a.pseudo}
+
+    @property
+    def pseudo_labels(self) -> dict[int, int]:
+        """Current pseudo-labels (given by a model with ``pseudo=True``), index → class id, sorted."""
+        self.refresh()
+        return {i: label for i, label, a in self._log.labeled(self._rule) if a.pseudo}
+
+    def conflicts(self) -> list[Conflict]:
+        """Indices on which annotators' current votes disagree, sorted by index; nothing is dropped.
+
+        Each :class:`~alnb.store.log.Conflict` lists the votes (annotator → class), the label actions
+        behind them, and what ``"latest"`` and ``"majority"`` would give. :meth:`resolve` settles one.
+        """
+        self.refresh()
+        return self._log.conflicts()
 
     @property
     def skipped(self) -> frozenset[int]:
@@ -143,17 +233,18 @@ class LabelStore:
 
     @property
     def can_undo(self) -> bool:
-        """Whether an action is left to undo."""
+        """Whether an action of this session is left to undo."""
         self.refresh()
-        return self._log.can_undo
+        return self._log.undo_target(self._session) is not None
 
     def undo_target(self) -> Action | None:
-        """The action :meth:`undo` would revert now (whoever wrote it), or ``None`` when none is left.
+        """The action :meth:`undo` would revert now (this session's latest not undone), or ``None``.
 
-        Nothing is written; another writer on the same file may still change the answer before an undo.
+        Nothing is written. Actions of other sessions (another store on the same file or database) are
+        never the target.
         """
         self.refresh()
-        return self._log.undo_target()
+        return self._log.undo_target(self._session)
 
     def state(self) -> LabelState:
         """A snapshot of the labels, the skipped indices and the full action list."""
@@ -164,7 +255,7 @@ class LabelStore:
         """Current labels whose label action was recorded in round ``round`` (index → class id, sorted)."""
         rnd = check_round(round)
         self.refresh()
-        return self._log.labels_in_round(rnd)
+        return self._log.labels_in_round(rnd, self._rule)
 
     def current_action(self, index: int) -> Action | None:
         """The action that set the current state of ``index``; ``None`` when it is unlabeled."""
@@ -181,6 +272,14 @@ class LabelStore:
             f"skipped={len(self.skipped)}, actions={len(self._log)})"
         )
 
+    def describe(self) -> str:
+        """A short text naming the storage (a database URL with its password redacted)."""
+        return self._backend.describe()
+
+    def close(self) -> None:
+        """Release the backend's connections (a database store); the store must not be used afterwards."""
+        self._backend.close()
+
     # ------------------------------------------------------------------ actions
     def label(
         self,
@@ -189,8 +288,11 @@ class LabelStore:
         *,
         round: int = 0,
         annotator: str = "human",
+        pseudo: bool = False,
     ) -> list[Action]:
         """Record labels of one or more dataset indices; every item is validated before anything is written.
+
+        Labeling an index releases any lease on it.
 
         Parameters
         ----------
@@ -201,7 +303,11 @@ class LabelStore:
         round : int
             Active-learning round the labels belong to.
         annotator : str
-            Who labeled: ``"human"``, ``"oracle"`` or a person's name.
+            Who labeled: ``"human"``, ``"oracle"``, a person's name, or ``"model"`` for pseudo-labels.
+        pseudo : bool
+            Whether a model gave these labels (selective querying): they count in :attr:`labels` but not
+            in :attr:`human_labels`, exports leave them out unless asked, and a later human label of the
+            same index replaces one. Undo and :meth:`unlabel` revert them like any other label.
 
         Returns
         -------
@@ -221,23 +327,53 @@ class LabelStore:
         if bad:
             raise ValueError(f"labels contains {bad}, expected class ids in [0, {self.num_classes}).")
         rnd, who = check_meta(round, annotator)
-        time = now()
-        return self._commit(lambda: [Action("label", i, v, rnd, who, time) for i, v in zip(idx, lab)])
+        if not isinstance(pseudo, bool | np.bool_):
+            raise ValueError(f"pseudo must be True or False, got {pseudo!r}.")
+        flag, time, sid = bool(pseudo), now(), self._session
+        return self._commit(
+            lambda: [Action("label", i, v, rnd, who, time, flag, sid) for i, v in zip(idx, lab)]
+        )
 
     def skip(self, index: int, *, round: int = 0, annotator: str = "human") -> Action:
-        """Mark ``index`` as skipped, withdrawing a label it had."""
+        """Mark ``index`` as skipped, withdrawing a label it had (and releasing a lease on it)."""
         (i,) = as_index_list(index, "index", scalar=True)
         rnd, who = check_meta(round, annotator)
-        return self._commit(lambda: [Action("skip", i, None, rnd, who, now())])[0]
+        return self._commit(lambda: [Action("skip", i, None, rnd, who, now(), session=self._session)])[0]
 
     def unlabel(self, index: int, *, round: int = 0, annotator: str = "human") -> Action:
-        """Return a labeled or skipped ``index`` to the unlabeled state."""
+        """Return a labeled or skipped ``index`` to the unlabeled state (every vote on it is withdrawn)."""
         (i,) = as_index_list(index, "index", scalar=True)
         rnd, who = check_meta(round, annotator)
-        return self._commit(lambda: [Action("unlabel", i, None, rnd, who, now())])[0]
+        return self._commit(lambda: [Action("unlabel", i, None, rnd, who, now(), session=self._session)])[0]
+
+    def resolve(self, index: int, label: int, *, round: int = 0, annotator: str = "human") -> list[Action]:
+        """Settle a conflict (or any label): withdraw every vote on ``index``, then label it ``label``.
+
+        Written as one batch of two ordinary records (``unlabel``, then ``label`` by ``annotator``), so
+        the earlier votes stay in the history and old readers read the file; undo takes back one at a time.
+        """
+        (i,) = as_index_list(index, "index", scalar=True)
+        (v,) = as_int_list(label, "label", scalar=True)
+        if not 0 <= v < self.num_classes:
+            raise ValueError(f"label is {v!r}, expected a class id in [0, {self.num_classes}).")
+        rnd, who = check_meta(round, annotator)
+
+        def build() -> list[Action]:
+            time, sid = now(), self._session
+            reset = (
+                [Action("unlabel", i, None, rnd, who, time, session=sid)]
+                if self._log.current_action(i)
+                else []
+            )
+            return [*reset, Action("label", i, v, rnd, who, time, session=sid)]
+
+        return self._commit(build)
 
     def undo(self, *, round: int = 0, annotator: str = "human") -> Action | None:
-        """Revert the most recent action not yet undone (the one :meth:`undo_target` names).
+        """Revert this session's most recent action not yet undone (the one :meth:`undo_target` names).
+
+        The index then takes the state its latest remaining action gives: a label another session gave
+        afterwards stays.
 
         Returns
         -------
@@ -248,10 +384,10 @@ class LabelStore:
         undone: list[Action] = []
 
         def build() -> list[Action]:
-            # Runs with exclusive access after catching up: the action to undo may come from another writer.
-            target = self._log.undo_target()
+            # Runs with exclusive access after catching up with other writers.
+            target = self._log.undo_target(self._session)
             undone[:] = [] if target is None else [target]
-            return [Action("undo", a.index, a.label, rnd, who, now()) for a in undone]
+            return [Action("undo", a.index, a.label, rnd, who, now(), session=self._session) for a in undone]
 
         self._commit(build)
         return undone[0] if undone else None
@@ -267,13 +403,79 @@ class LabelStore:
             self._log.apply(a)
         return batch
 
-    # ------------------------------------------------------------------ copy and export
-    def copy_to(self, path: str | os.PathLike[str]) -> Path:
-        """Write the header and every action, exactly as they are, to the JSONL file ``path``; returns it.
+    # ------------------------------------------------------------------ leases
+    def lease(
+        self,
+        candidates: Sequence[int] | np.ndarray,
+        k: int,
+        *,
+        annotator: str = "human",
+        ttl: float = DEFAULT_LEASE_TTL,
+    ) -> list[int]:
+        """Take up to ``k`` of ``candidates`` (in their order) that no other session holds; returns them.
 
-        The copy is written next to ``path`` first and then renamed over it, so an older file at ``path``
-        is replaced whole or not at all. ``LabelStore(path, class_names)`` reopens it with the same state.
+        Left out: indices labeled, skipped or in conflict, and those another session leased and whose
+        lease has not expired. The indices taken are this session's for ``ttl`` seconds (asking again
+        renews them); labeling or skipping one releases it, :meth:`release` gives them back. All of it
+        runs in one exclusive transaction, so two annotators asking at once get disjoint batches. Needs a
+        shared backend (a database, or an in-memory store shared in one process).
         """
+        idx = as_index_list(candidates, "candidates")
+        count = check_non_negative_int(k, "k")
+        _, who = check_meta(0, annotator)
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl < float("inf"):
+            raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}.")
+        taken: list[int] = []
+        with self._backend.exclusive(self._log):
+            clock = _time.time()
+            leases = self._backend.read_leases()
+            expired = [i for i, lease in leases.items() if lease.expires <= clock]
+            held = {
+                i for i, lease in leases.items() if lease.expires > clock and lease.session != self._session
+            }
+            busy = {c.index for c in self._log.conflicts()}
+            for i in dict.fromkeys(idx):  # first occurrence wins, order kept
+                if len(taken) == count:
+                    break
+                if i in held or i in busy or self._log.current_action(i) is not None:
+                    continue
+                taken.append(i)
+            put = [Lease(i, self._session, who, clock + float(ttl)) for i in taken]
+            self._backend.write_leases(put, expired)
+        return taken
+
+    def release(self, indices: Sequence[int] | np.ndarray | None = None) -> None:
+        """Give back this session's leases of ``indices`` (all of them by default)."""
+        wanted = None if indices is None else set(as_index_list(indices, "indices"))
+        with self._backend.exclusive(self._log):
+            mine = [
+                i
+                for i, lease in self._backend.read_leases().items()
+                if lease.session == self._session and (wanted is None or i in wanted)
+            ]
+            self._backend.write_leases([], mine)
+
+    def leases(self) -> dict[int, Lease]:
+        """Leases in force now (any session), index → :class:`~alnb.store.backend.Lease`, sorted by index."""
+        with self._backend.exclusive(self._log):
+            clock = _time.time()
+            return {
+                i: lease for i, lease in sorted(self._backend.read_leases().items()) if lease.expires > clock
+            }
+
+    # ------------------------------------------------------------------ copy and export
+    def copy_to(self, path: str | os.PathLike[str]) -> Path | str:
+        """Write the header and every action, exactly as they are, to ``path``; returns where.
+
+        ``path`` is a JSONL file, or a database URL (``"sqlite:///labels.db"``, ``"postgresql://..."``):
+        the one call that moves a session from one person's file to a team's database. A file copy is
+        written next to ``path`` first and then renamed over it, so an older file is replaced whole or
+        not at all; a database must hold no label store yet (its records are written in one
+        transaction). ``LabelStore(path, class_names)`` reopens the copy with the same state; the return
+        value is the file's path, or the URL with its password redacted.
+        """
+        if is_database_url(path):
+            return self._copy_to_database(str(path))
         out = Path(path)
         own = self.path
         if own is not None and out.resolve() == own.resolve():
@@ -290,27 +492,47 @@ class LabelStore:
         fsync_dir(out.parent)
         return out
 
-    def to_records(self) -> list[dict[str, Any]]:
+    def _copy_to_database(self, url: str) -> str:
+        from alnb.store.sql import SqlBackend
+
+        target = SqlBackend(url)
+        try:
+            own = self._backend.url
+            if own is not None and target.url == own:
+                raise ValueError(
+                    f"path {target.url!r} is this store's own database; pass another URL to copy to."
+                )
+            self.refresh()
+            target.copy_from(self._header, self._log)
+            return target.url or url
+        finally:
+            target.close()
+
+    def to_records(self, include_pseudo: bool = False) -> list[dict[str, Any]]:
         """Current labels as dicts with keys ``index, label, label_name, round, annotator, time``.
 
         Sorted by index; ``round``, ``annotator`` and ``time`` are those of the action that set the label.
+        Pseudo-labels are left out unless ``include_pseudo`` (then each record has a ``pseudo`` flag).
         """
         self.refresh()
-        return export.label_records(self._log, self._class_names)
+        return export.label_records(self._log, self._class_names, include_pseudo, self._rule)
 
-    def to_csv(self, path: str | os.PathLike[str]) -> Path:
+    def to_csv(self, path: str | os.PathLike[str], include_pseudo: bool = False) -> Path:
         """Write :meth:`to_records` as CSV with a header row; returns the path."""
-        return export.write_csv(self.to_records(), path)
+        return export.write_csv(self.to_records(include_pseudo), path, include_pseudo)
 
-    def to_json(self, path: str | os.PathLike[str]) -> Path:
+    def to_json(self, path: str | os.PathLike[str], include_pseudo: bool = False) -> Path:
         """Write ``{"class_names", "dataset", "labels": to_records(), "skipped"}`` as JSON; returns path."""
-        records = self.to_records()
+        records = self.to_records(include_pseudo)
         return export.write_json(
             path, self._class_names, self.dataset_fingerprint, records, self._log.skipped
         )
 
     def to_dataset(
-        self, dataset: datasets.Dataset | None = None, columns: Sequence[str] | None = None
+        self,
+        dataset: datasets.Dataset | None = None,
+        columns: Sequence[str] | None = None,
+        include_pseudo: bool = False,
     ) -> datasets.Dataset:
         """Current labels as a ``datasets.Dataset`` with columns ``index``, ``label`` (ClassLabel of the
         class names), ``round``, ``annotator`` and ``time``, sorted by index.
@@ -321,8 +543,11 @@ class LabelStore:
             The source dataset; the rows ``dataset.select(indices)`` contribute ``columns``.
         columns : sequence of str, optional
             Source columns to add; by default every column whose feature is ``datasets.Image``.
+        include_pseudo : bool
+            Add the pseudo-labels too, with a boolean ``pseudo`` column.
         """
-        return export.to_dataset(self.to_records(), self._class_names, dataset, columns)
+        records = self.to_records(include_pseudo)
+        return export.to_dataset(records, self._class_names, dataset, columns, include_pseudo)
 
     # ------------------------------------------------------------------ syncing
     def refresh(self) -> None:

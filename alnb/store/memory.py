@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from alnb.store.backend import StoreBackend
+from alnb.store.backend import Lease, StoreBackend
 from alnb.store.format import Header, check_header
 from alnb.store.log import Action, LabelLog
 
@@ -29,6 +29,7 @@ class MemoryBackend(StoreBackend):
     def __init__(self) -> None:
         self._header: Header | None = None
         self._actions: list[Action] = []
+        self._leases: dict[int, Lease] = {}
         self._writable = False
 
     def describe(self) -> str:
@@ -60,3 +61,17 @@ class MemoryBackend(StoreBackend):
         if not self._writable:
             raise RuntimeError("MemoryBackend.write is only allowed inside exclusive().")
         self._actions.extend(batch)
+        for a in batch:
+            if a.type in ("label", "skip"):
+                self._leases.pop(a.index, None)
+
+    def read_leases(self) -> dict[int, Lease]:
+        return dict(self._leases)
+
+    def write_leases(self, put: Iterable[Lease], drop: Iterable[int]) -> None:
+        if not self._writable:
+            raise RuntimeError("MemoryBackend.write_leases is only allowed inside exclusive().")
+        for i in drop:
+            self._leases.pop(i, None)
+        for lease in put:
+            self._leases[lease.index] = lease
