@@ -163,27 +163,51 @@ def test_zero_shot_logits_match_transformers(clip_dir: str, pixels: torch.Tensor
         torch.testing.assert_close(clf(pixel_values=pixels), 100.0 * image @ text.t())
 
 
-def test_siglip_zero_shot_matches_transformers(siglip_dir: str) -> None:
+@pytest.fixture(scope="module")
+def biased_siglip_dir(siglip_dir: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tiny SigLIP with a temperature above CLIP's clamp (e^s = 300) and a non-trivial bias (-4.5)."""
+    import shutil
+
     from transformers import SiglipModel
 
-    clf = load_classifier(siglip_dir, NAMES, adapter="zeroshot")
+    path = shutil.copytree(siglip_dir, tmp_path_factory.mktemp("biased") / "siglip")
+    model = SiglipModel.from_pretrained(siglip_dir)
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(300.0))
+        model.logit_bias.fill_(-4.5)
+    model.save_pretrained(path)
+    return str(path)
+
+
+def test_siglip_logits_are_the_models_own_logits_per_image(biased_siglip_dir: str) -> None:
+    from transformers import SiglipModel
+
+    clf = load_classifier(biased_siglip_dir, NAMES, adapter="zeroshot")
     images, _ = color_images(seed=4, per_class=1)
     pixel_values = clf.preprocess(images)
-    model, tokenizer = (
-        SiglipModel.from_pretrained(siglip_dir).eval(),
-        AutoTokenizer.from_pretrained(siglip_dir),
-    )
-    prompts = [f"a photo of a {n}." for n in NAMES]
+    model = SiglipModel.from_pretrained(biased_siglip_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(biased_siglip_dir)
     # SigLIP reads the last position of prompts padded to full length, without an attention mask.
-    ids = tokenizer(prompts, padding="max_length", max_length=16, return_tensors="pt")["input_ids"]
+    ids = tokenizer(
+        [f"a photo of a {n}." for n in NAMES], padding="max_length", max_length=16, return_tensors="pt"
+    )
     with torch.no_grad():
-        text = F.normalize(model.get_text_features(input_ids=ids).pooler_output, dim=-1)
-        image = F.normalize(model.get_image_features(pixel_values=pixel_values).pooler_output, dim=-1)
-        expected = model.logit_scale.exp().clamp(max=100) * image @ text.t()
-        torch.testing.assert_close(clf(pixel_values=pixel_values), expected)
+        expected = model(input_ids=ids["input_ids"], pixel_values=pixel_values).logits_per_image
+        ours = clf(pixel_values=pixel_values)
+        torch.testing.assert_close(ours, expected)
+        assert float(clf.logit_scale) == pytest.approx(300.0, rel=1e-5)  # not clamped at 100
+        assert float(clf.logit_bias) == pytest.approx(-4.5)
+        # The premise: the old rule (clamped at 100, no bias) gives other logits on this model.
+        cosines = (expected - model.logit_bias) / model.logit_scale.exp()
+        assert not torch.allclose(100.0 * cosines, expected, atol=1.0)
+        # Probabilities are the softmax over classes (single-label AL), which the bias does not change.
+        torch.testing.assert_close(ours.softmax(-1), (ours + 4.5).softmax(-1))
+        # The linear probe keeps the model's scale and bias: untrained, it gives the zero-shot logits.
+        probe = load_classifier(biased_siglip_dir, NAMES, adapter="linear")
+        torch.testing.assert_close(probe(pixel_values=pixel_values), expected)
     for adapter in ("coop", "vpt"):
         with pytest.raises(ValueError, match=f"adapter '{adapter}' does not support.*siglip"):
-            load_classifier(siglip_dir, NAMES, adapter=adapter)
+            load_classifier(biased_siglip_dir, NAMES, adapter=adapter)
 
 
 def test_template_ensemble_is_normalised_mean(clip_dir: str) -> None:
@@ -295,6 +319,33 @@ def test_lora_targets_are_resolved_per_tower(model_dirs: dict[str, str]) -> None
         load_classifier(model_dirs["vit"], NAMES, adapter="lora", targets=("gate",))
     with pytest.raises(ValueError, match="towers='text' needs a vision-language model"):
         load_classifier(model_dirs["vit"], NAMES, adapter="lora", towers="text")
+
+
+def test_lora_leaves_out_the_siglip_pooling_heads_multihead_attention(siglip_dir: str) -> None:
+    clf = load_classifier(siglip_dir, NAMES, adapter="lora", targets=("q", "k", "v", "o"))
+    head = clf.backbone.vision_model.head.attention
+    assert isinstance(head, torch.nn.MultiheadAttention)  # the premise: an out_proj LoRA would be inert there
+    expected = {
+        f"{tower}.encoder.layers.{i}.self_attn.{proj}"
+        for tower in ("vision_model", "text_model")
+        for i in range(2)
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj")
+    }
+    assert set(clf.adapter.target_modules) == expected
+    assert not any("head" in n for n, p in clf.backbone.named_parameters() if p.requires_grad)
+    # Every wrapped module changes the logits once its B is non-zero: none is inert.
+    images, _ = color_images(seed=3, per_class=1)
+    x = clf.preprocess(images)
+    clf.eval()
+    with torch.no_grad():
+        base = clf(pixel_values=x)
+        for name in sorted(expected):
+            weight = clf.backbone.get_submodule(name).lora_B["default"].weight
+            # Random, not constant: a constant shift of every feature would vanish in the next layer norm.
+            weight.copy_(torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)))
+            clf.invalidate_caches()  # the text features are cached in eval mode
+            assert not torch.allclose(clf(pixel_values=x), base, atol=1e-6), name
+            weight.zero_()
 
 
 def test_lora_scaling_and_parameter_count(clip_dir: str) -> None:

@@ -31,16 +31,57 @@ import torch
 from PIL import Image
 from torch import nn
 
+from alnb._paths import resolve_model_name
 from alnb._validation import check_class_names
 from alnb.images import to_rgb
 from alnb.models.adapters.base import Adapter, AdapterConfig, seeded_generator
 from alnb.models.registry import check_adapter_supports
 
-__all__ = ["ADAPTER_CONFIG_FILE", "Classifier", "check_class_names"]
+__all__ = ["ADAPTER_CONFIG_FILE", "Classifier", "check_class_names", "read_adapter_description"]
 
-#: JSON file describing a saved adapter (name, config, classes), checked on load.
+#: JSON file describing a saved adapter (name, config, classes, base model), checked on load.
 ADAPTER_CONFIG_FILE = "alnb_adapter.json"
-_FORMAT_VERSION = 1
+#: 2 added the base model details, templates, seed, dtype and files; version 1 folders still load.
+_FORMAT_VERSION = 2
+_REQUIRED_KEYS = ("adapter", "config", "family", "model_type", "class_names", "model")
+
+
+def read_adapter_description(directory: str | Path) -> dict[str, Any]:
+    """The checked content of ``directory/alnb_adapter.json`` (written by :meth:`Classifier.save_adapter`).
+
+    Keys a version-1 file lacks get their defaults (``templates`` None, ``seed`` 0, ``dtype`` float32).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing.
+    ValueError
+        When it is not JSON, lacks a required key, or comes from a newer alnb.
+    """
+    path = Path(directory) / ADAPTER_CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; expected a folder written by save_adapter().")
+    try:
+        saved = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err}); expected a file written by save_adapter()."
+        ) from err
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(saved).__name__}.")
+    missing = [k for k in _REQUIRED_KEYS if k not in saved]
+    if missing:
+        raise ValueError(f"{path} lacks the key(s) {missing}; expected a file written by save_adapter().")
+    version = saved.get("format_version", 1)
+    if not isinstance(version, int) or version > _FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format_version {version!r}; this alnb reads versions up to {_FORMAT_VERSION}. "
+            "Upgrade alnb to load it."
+        )
+    saved.setdefault("templates", None)
+    saved.setdefault("seed", 0)
+    saved.setdefault("dtype", "float32")
+    return saved
 
 
 def _check_seed(seed: Any, name: str = "seed") -> int:
@@ -266,7 +307,18 @@ class Classifier(nn.Module, ABC):
         self.invalidate_caches()
         return super().train(mode)
 
+    @property
+    def backbone_dtype(self) -> torch.dtype:
+        """dtype of the backbone's weights (``torch.float32`` unless loaded with ``torch_dtype=...``)."""
+        return next(self.backbone.parameters()).dtype
+
     def _describe(self) -> dict[str, Any]:
+        """The content of ``alnb_adapter.json`` (see :meth:`save_adapter`)."""
+        from alnb.embedded import DEFAULT_MODEL
+
+        model = resolve_model_name(self.model_name)
+        commit = getattr(self.backbone.config, "_commit_hash", None)
+        templates = getattr(self, "templates", None)
         return {
             "format_version": _FORMAT_VERSION,
             "adapter": self.adapter_name,
@@ -274,12 +326,33 @@ class Classifier(nn.Module, ABC):
             "family": self.family,
             "model_type": self.model_type,
             "class_names": list(self.class_names),
-            "model": self.model_name,
+            "model": model,
+            "embedded_model": bool(model) and model == resolve_model_name(DEFAULT_MODEL),
+            "model_class": type(self.backbone).__name__,
+            "model_revision": commit if isinstance(commit, str) else None,
+            "templates": None if templates is None else list(templates),
+            "seed": self.seed,
+            "dtype": str(self.backbone_dtype).removeprefix("torch."),
+            "files": self.adapter.saved_files(self),
         }
 
     def save_adapter(self, directory: str | Path) -> Path:
-        """Save the trained state (safetensors; LoRA in peft's format) and a JSON description to
-        ``directory``.
+        """Save the trained state and a JSON description to ``directory``; ``load_classifier(directory)`` rebuilds
+        the classifier from the folder alone.
+
+        Files (the format is described in ``docs/adapter-format.md``):
+
+        - ``alnb_adapter.json``: ``format_version`` (2), ``adapter`` (registry name), ``config`` (the adapter's
+          options), ``family``, ``model_type``, ``class_names`` (in logit order), ``model`` (the base model: a
+          Hugging Face id, or the absolute path of a local folder), ``embedded_model`` (True for alnb's shipped
+          tiny CLIP, found again in any installation), ``model_class`` (e.g. ``"CLIPModel"``),
+          ``model_revision`` (the hub commit when known), ``templates`` (vision-language models, else null),
+          ``seed``, ``dtype`` of the backbone, ``files`` (the weight files written);
+        - ``adapter.safetensors``: the adapter's own trainable tensors by parameter name (CoOp ``adapter.ctx``, VPT
+          ``adapter.prompts`` / ``adapter.deep_prompts``, linear ``adapter.probe.*``, a vision model's ``head.*``;
+          empty for zero-shot);
+        - LoRA only, exactly what ``peft.PeftModel.save_pretrained`` writes: ``adapter_model.safetensors`` and
+          ``adapter_config.json``.
 
         Returns
         -------
@@ -302,10 +375,7 @@ class Classifier(nn.Module, ABC):
             ``self``.
         """
         directory = Path(directory)
-        path = directory / ADAPTER_CONFIG_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing; expected a folder written by save_adapter().")
-        saved = json.loads(path.read_text())
+        saved = read_adapter_description(directory)
         mine = self._describe()
         keys = ("adapter", "config", "family", "model_type", "class_names")
         mismatches = [

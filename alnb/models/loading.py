@@ -1,4 +1,9 @@
-"""``load_classifier``: any Hugging Face model id or local folder → a classifier with an adapter."""
+"""``load_classifier``: a Hugging Face model id or local folder, or a folder an adapter was saved to → a classifier.
+
+Order of work for a model: its config (``AutoConfig.from_pretrained``, a few kB) → the model family and whether the
+adapter supports it (:meth:`Adapter.supports`) → only then the weights, tokenizer and image processor. An
+unsupported adapter is refused before anything large is downloaded or read.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from alnb._paths import resolve_model_name
 from alnb.embedded import DEFAULT_MODEL
-from alnb.models.base import Classifier, check_class_names
-from alnb.models.registry import adapter_class, make_adapter_config
+from alnb.models.base import ADAPTER_CONFIG_FILE, Classifier, check_class_names, read_adapter_description
+from alnb.models.devices import resolve_device, resolve_dtype
+from alnb.models.registry import adapter_class, check_supports, make_adapter_config
 from alnb.models.vision import VisionClassifier
 from alnb.models.vision_language import VISION_LANGUAGE_TYPES, VisionLanguageClassifier
 
@@ -80,34 +87,72 @@ def _image_processor(model: str) -> Any:
         raise _not_available(model, err) from err
 
 
+def _family(model: str, model_config: Any, templates: Sequence[str] | None) -> str:
+    """``"vision_language"`` or ``"vision"`` from the config alone; refuses what alnb cannot wrap."""
+    model_type = getattr(model_config, "model_type", None)
+    if model_type in VISION_LANGUAGE_TYPES:
+        return "vision_language"
+    if hasattr(model_config, "text_config"):
+        raise ValueError(
+            f"model {model!r} (model_type {model_type!r}) has a text tower alnb does not support; "
+            f"vision-language types: {list(VISION_LANGUAGE_TYPES)}."
+        )
+    if templates is not None:
+        raise ValueError(
+            f"templates only apply to vision-language models; {model!r} is image-only (model_type "
+            f"{model_type!r}). Drop templates=..."
+        )
+    return "vision"
+
+
 def load_classifier(
-    model: str = DEFAULT_MODEL,
+    model: str | os.PathLike[str] = DEFAULT_MODEL,
     class_names: Sequence[str] | None = None,
-    adapter: str = "coop",
+    adapter: str | None = None,
     templates: Sequence[str] | None = None,
     *,
-    seed: int = 0,
+    seed: int | None = None,
+    torch_dtype: Any = None,
+    device_map: Any = None,
+    base_model: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> Classifier:
-    """Load a model with ``from_pretrained`` and wrap it as a classifier with an adapter.
+    """Load a model with ``from_pretrained`` and wrap it as a classifier with an adapter, or rebuild a saved one.
 
     Parameters
     ----------
-    model : str
-        A Hugging Face model id or a local folder (default: the embedded tiny CLIP,
-        ``alnb.embedded.DEFAULT_MODEL``). ``model_type`` ``"clip"`` (and ``"siglip"``) gives a
+    model : str or path
+        A Hugging Face model id or a local folder written by ``save_pretrained`` (default: the embedded tiny
+        CLIP, ``alnb.embedded.DEFAULT_MODEL``). ``model_type`` ``"clip"`` (and ``"siglip"``) gives a
         :class:`VisionLanguageClassifier`; any other image model with a hidden size (ViT, DINOv2, …) gives a
         :class:`VisionClassifier` with a linear head.
+
+        Or a folder written by :meth:`Classifier.save_adapter` (it holds ``alnb_adapter.json``; see
+        ``docs/adapter-format.md``), for every adapter, LoRA included: the classifier is rebuilt from the folder
+        alone (base model, class names, adapter and its options, templates, seed, dtype) and its trained state
+        loaded, so it gives the same logits as the one saved. ``class_names``, ``adapter``, ``templates`` and
+        options may then be omitted; given, they must equal the saved ones.
     class_names : sequence of str
         Unique class names, in label order.
-    adapter : str
-        ``"zeroshot"``, ``"coop"``, ``"vpt"``, ``"lora"`` or ``"linear"`` (see
+    adapter : str, optional
+        ``"zeroshot"``, ``"coop"`` (default for a model), ``"vpt"``, ``"lora"`` or ``"linear"`` (see
         :func:`~alnb.models.available_adapters`).
     templates : sequence of str, optional
         Prompt templates with one ``{}`` for vision-language models (default ``("a photo of a {}.",)``);
         several are averaged for the fixed-prompt adapters.
-    seed : int
-        Seed of the adapter's initialisation.
+    seed : int, optional
+        Seed of the adapter's initialisation (default 0, or the saved one for an adapter folder).
+    torch_dtype : None, "auto", torch.dtype or str
+        dtype of the backbone's weights: ``None`` float32 (for an adapter folder: the dtype it was saved from),
+        ``"auto"`` the checkpoint's own, ``torch.bfloat16`` (``"bf16"``) to halve the memory of a large backbone,
+        ``torch.float16``. The adapter's trainable tensors stay float32 and logits are float32.
+    device_map : None, "auto", str, int or torch.device
+        Where the whole classifier is put: ``None`` the CPU (the Trainer moves it to its device), ``"auto"`` the
+        best device present (CUDA, Apple MPS, XPU, … by accelerate's rule, :func:`alnb.models.default_device`),
+        or a device such as ``"cuda:1"`` or ``"mps"``. Weights load straight onto it.
+    base_model : str or path, optional
+        For an adapter folder only: the base model to use instead of the recorded one (e.g. after moving the
+        folder to a machine where the model lies elsewhere); its ``model_type`` must match.
     **options
         Fields of the adapter's config, e.g. ``n_ctx=4`` for CoOp or ``r=8, towers="vision"`` for LoRA. An
         unknown option raises ``ValueError`` listing the fields.
@@ -122,7 +167,8 @@ def load_classifier(
         (an ``OSError``) when the model is neither a local folder nor cached and the hub is unreachable or
         ``HF_HUB_OFFLINE=1`` is set.
     ValueError
-        On bad class names, templates, adapter names or options, or an adapter the model does not support.
+        On bad class names, templates, adapter names, options, dtypes or devices, or an adapter the model does not
+        support (checked from the model's config, before its weights are read).
 
     Examples
     --------
@@ -130,49 +176,161 @@ def load_classifier(
     >>> clf = load_classifier(class_names=names, adapter="coop", n_ctx=4)  # doctest: +SKIP
     >>> clf.trainable_parameters()  # doctest: +SKIP
     (1536, 0.0004...)
+    >>> clf.save_adapter("my_adapter")  # doctest: +SKIP
+    >>> same = load_classifier("my_adapter")  # doctest: +SKIP
     """
     if not isinstance(model, str | os.PathLike):
         raise ValueError(f"model must be a Hugging Face id or a folder path, got {model!r}.")
     model = os.fspath(model)
+    folder = Path(model).expanduser()
+    if folder.is_dir() and (folder / ADAPTER_CONFIG_FILE).is_file():
+        return _load_saved(
+            folder,
+            class_names,
+            adapter,
+            templates,
+            seed=seed,
+            torch_dtype=torch_dtype,
+            device_map=device_map,
+            base_model=base_model,
+            options=options,
+        )
+    if base_model is not None:
+        raise ValueError(
+            f"base_model={base_model!r} only applies when model is a folder written by save_adapter() (one "
+            f"holding {ADAPTER_CONFIG_FILE}); {model!r} is not."
+        )
+    if (
+        folder.is_dir()
+        and (folder / "adapter_config.json").is_file()
+        and not (folder / "config.json").is_file()
+    ):
+        raise ValueError(
+            f"{model!r} is a peft adapter folder without {ADAPTER_CONFIG_FILE}, so alnb cannot tell its classes "
+            "or classifier; load_classifier reads adapter folders written by Classifier.save_adapter(). Pass the "
+            "base model instead (its adapter_config.json names it as base_model_name_or_path)."
+        )
+    return _load_model(
+        model,
+        class_names,
+        "coop" if adapter is None else adapter,
+        templates,
+        seed=0 if seed is None else seed,
+        torch_dtype=torch_dtype,
+        device_map=device_map,
+        options=options,
+    )
+
+
+def _load_model(
+    model: str,
+    class_names: Sequence[str] | None,
+    adapter: str,
+    templates: Sequence[str] | None,
+    *,
+    seed: int,
+    torch_dtype: Any,
+    device_map: Any,
+    options: dict[str, Any],
+) -> Classifier:
     names = check_class_names(class_names)
-    adapter_class(adapter)
+    cls = adapter_class(adapter)
     config = make_adapter_config(adapter, options)
+    dtype = resolve_dtype(torch_dtype)
+    device = resolve_device(device_map)
     model_config = _load_config(model)
-    model_type = getattr(model_config, "model_type", None)
+    family = _family(model, model_config, templates)
+    model_name = resolve_model_name(model)
+    # From the config alone, before any weights are read or downloaded.
+    check_supports(cls, family, str(getattr(model_config, "model_type", None)), model_name)
 
     from transformers import AutoModel, AutoTokenizer
 
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if device is not None:
+        kwargs["device_map"] = device
     try:
-        if model_type in VISION_LANGUAGE_TYPES:
-            backbone = AutoModel.from_pretrained(model)
+        backbone = AutoModel.from_pretrained(model, config=model_config, **kwargs)
+        processor = _image_processor(model)
+        if family == "vision_language":
             tokenizer = AutoTokenizer.from_pretrained(model)
-            processor = _image_processor(model)
-            return VisionLanguageClassifier(
+            classifier: Classifier = VisionLanguageClassifier(
                 backbone,
                 tokenizer,
                 processor,
                 names,
-                adapter_class(adapter)(config),
+                cls(config),
                 templates=templates,
-                model_name=model,
+                model_name=model_name,
                 seed=seed,
             )
-        if hasattr(model_config, "text_config"):
-            raise ValueError(
-                f"model {model!r} (model_type {model_type!r}) has a text tower alnb does not support; "
-                f"vision-language types: {list(VISION_LANGUAGE_TYPES)}."
+        else:
+            classifier = VisionClassifier(
+                backbone, processor, names, cls(config), model_name=model_name, seed=seed
             )
-        if templates is not None:
-            raise ValueError(
-                f"templates only apply to vision-language models; {model!r} is image-only (model_type "
-                f"{model_type!r}). Drop templates=..."
-            )
-        backbone = AutoModel.from_pretrained(model)
-        processor = _image_processor(model)
     except OSError as err:
         if isinstance(err, ModelNotAvailableError):
             raise
         raise _not_available(model, err) from err
-    return VisionClassifier(
-        backbone, processor, names, adapter_class(adapter)(config), model_name=model, seed=seed
+    if device is not None:
+        classifier.to(device)  # the parts created here (heads, adapter tensors) join the backbone
+    return classifier
+
+
+def _load_saved(
+    folder: Path,
+    class_names: Sequence[str] | None,
+    adapter: str | None,
+    templates: Sequence[str] | None,
+    *,
+    seed: int | None,
+    torch_dtype: Any,
+    device_map: Any,
+    base_model: str | os.PathLike[str] | None,
+    options: dict[str, Any],
+) -> Classifier:
+    """Rebuild the classifier an adapter folder describes, then load its trained state."""
+    saved = read_adapter_description(folder)
+    given = {
+        "class_names": None if class_names is None else list(check_class_names(class_names)),
+        "adapter": adapter,
+        "templates": None if templates is None else list(templates),
+    }
+    for key, value in given.items():
+        if value is not None and value != saved[key]:
+            raise ValueError(
+                f"{key}={value!r} differs from the {key} saved in {folder / ADAPTER_CONFIG_FILE} "
+                f"({saved[key]!r}); omit it to use the saved one."
+            )
+    if options:
+        raise ValueError(
+            f"adapter options {sorted(options)} cannot be given for the adapter folder {str(folder)!r}: its "
+            f"options come from {ADAPTER_CONFIG_FILE} ({saved['config']!r})."
+        )
+    model = _saved_base_model(folder, saved) if base_model is None else os.fspath(base_model)
+    classifier = _load_model(
+        model,
+        saved["class_names"],
+        saved["adapter"],
+        saved["templates"],
+        seed=int(saved["seed"]) if seed is None else seed,
+        torch_dtype=saved["dtype"] if torch_dtype is None else torch_dtype,
+        device_map=device_map,
+        options=dict(saved["config"]),
     )
+    return classifier.load_adapter(folder)
+
+
+def _saved_base_model(folder: Path, saved: dict[str, Any]) -> str:
+    """The recorded base model, or the embedded model of this installation when it was that one."""
+    model = str(saved["model"])
+    if saved.get("embedded_model") and not Path(model).is_dir():
+        return DEFAULT_MODEL  # recorded on another machine or installation
+    if (Path(model).expanduser().is_absolute() or model.startswith(".")) and not Path(
+        model
+    ).expanduser().is_dir():
+        raise ModelNotAvailableError(
+            f"the adapter in {str(folder)!r} was trained on the local model {model!r}, which does not exist "
+            "here; pass its new location as load_classifier(folder, base_model=...)."
+        )
+    return model

@@ -16,6 +16,7 @@ __all__ = [
     "adapter_class",
     "available_adapters",
     "check_adapter_supports",
+    "check_supports",
     "make_adapter_config",
     "register_adapter",
 ]
@@ -109,20 +110,27 @@ def make_adapter_config(name: str, options: Mapping[str, Any]) -> AdapterConfig:
     return cls.config_class(**options)
 
 
-def check_adapter_supports(adapter: Adapter, classifier: Classifier) -> None:
-    """Raise ``ValueError`` naming the adapters that do fit when ``adapter`` cannot work on ``classifier``'s model
-    (what :meth:`Adapter.supports` says)."""
-    model_type = classifier.model_type
-    if adapter.supports(classifier.family, model_type):
+def check_supports(adapter: type[Adapter] | Adapter, family: str, model_type: str, model_name: str) -> None:
+    """Raise ``ValueError`` naming the adapter, the model type and the adapters that do fit when ``adapter``
+    cannot work on a ``family`` model of ``model_type`` (what :meth:`Adapter.supports` says).
+
+    ``load_classifier`` calls it with what the model's config says, before any weights are read.
+    """
+    if adapter.supports(family, model_type):
         return
-    supported = ", ".join(available_adapters(classifier.family, model_type))
+    supported = ", ".join(available_adapters(family, model_type)) or "none"
     needs = (
         " or ".join(sorted(adapter.model_types))
         if adapter.model_types
         else " or ".join(sorted(adapter.families))
     )
     raise ValueError(
-        f"adapter {adapter.name!r} does not support model {classifier.model_name!r} "
-        f"(model_type {model_type!r}, a {classifier.family.replace('_', '-')} model): it needs a "
+        f"adapter {adapter.name!r} does not support model {model_name!r} "
+        f"(model_type {model_type!r}, a {family.replace('_', '-')} model): it needs a "
         f"{needs} model. Adapters for this model: {supported}."
     )
+
+
+def check_adapter_supports(adapter: Adapter, classifier: Classifier) -> None:
+    """:func:`check_supports` for an adapter about to be attached to ``classifier``."""
+    check_supports(adapter, classifier.family, classifier.model_type, classifier.model_name)

@@ -79,7 +79,7 @@ class VisionClassifier(Classifier):
         return dict(self.backbone.named_parameters())
 
     def backbone_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        output = self.backbone(pixel_values=pixel_values)
+        output = self.backbone(pixel_values=pixel_values.to(self.backbone_dtype))
         hidden = getattr(output, "last_hidden_state", None)
         if hidden is not None and hidden.ndim == 3:
             return hidden[:, 0]
@@ -91,8 +91,8 @@ class VisionClassifier(Classifier):
         return pooled.flatten(1)
 
     def embed_features(self, image_features: torch.Tensor) -> torch.Tensor:
-        """The features themselves (the head is linear on them)."""
-        return image_features
+        """The features themselves in float32 (the head is linear on them)."""
+        return image_features.float()
 
     def default_classify(self, embeddings: torch.Tensor) -> torch.Tensor:
         return self.head(embeddings.to(self.head.weight.dtype))

@@ -27,11 +27,19 @@ _TOWERS = {"vision": ("vision_model.", "visual_projection."), "text": ("text_mod
 class VisionLanguageClassifier(Classifier):
     r"""A CLIP-like model used as a classifier.
 
-    .. math:: z_{ic} = \min(e^{s}, 100)\;\cos(f(x_i), t_c)
+    .. math:: z_{ic} = \tau\,\cos(f(x_i), t_c) + b
 
-    with :math:`s` the model's ``logit_scale``, :math:`f` the image features and :math:`t_c` the class text
-    features. Without a learned prompt, :math:`t_c` is the normalised mean of the normalised features of
-    ``template.format(name)`` over the templates (CLIP's prompt ensembling).
+    with :math:`f` the image features, :math:`t_c` the class text features, and the model's own temperature and
+    bias: for CLIP :math:`\tau = \min(e^{s}, 100)` (CLIP clamps its ``logit_scale`` at 100) and :math:`b = 0`;
+    for SigLIP :math:`\tau = e^{s}` unclamped and :math:`b` its learned ``logit_bias``, so the logits equal
+    ``SiglipModel(...).logits_per_image``. Without a learned prompt, :math:`t_c` is the normalised mean of the
+    normalised features of ``template.format(name)`` over the templates (CLIP's prompt ensembling).
+
+    Probabilities: alnb's active learning is single-label, so probabilities are the softmax over the class
+    logits, for SigLIP too. SigLIP was trained with a per-pair sigmoid, :math:`\sigma(z_{ic})` ("does caption
+    :math:`c` match?"), which does not sum to one over classes; the softmax keeps the ranking of the classes
+    and is invariant to :math:`b`, which therefore only shifts the logits (``Predictions.logits``). Apply
+    ``torch.sigmoid`` to the logits for SigLIP's own per-class match probabilities.
 
     Parameters
     ----------
@@ -92,8 +100,21 @@ class VisionLanguageClassifier(Classifier):
 
     @property
     def logit_scale(self) -> torch.Tensor:
-        """:math:`\\min(e^{s}, 100)`, the model's own temperature."""
-        return self.backbone.logit_scale.exp().clamp(max=MAX_LOGIT_SCALE)
+        """The model's own temperature: :math:`e^{s}`, clamped at 100 for CLIP (as CLIP is), not for SigLIP."""
+        scale = self.backbone.logit_scale.float().exp()
+        return scale if self.model_type == "siglip" else scale.clamp(max=MAX_LOGIT_SCALE)
+
+    @property
+    def logit_bias(self) -> torch.Tensor:
+        """The model's own logit bias (SigLIP's learned ``logit_bias``; 0 for CLIP)."""
+        bias = getattr(self.backbone, "logit_bias", None)
+        if bias is None:
+            return torch.zeros((), device=self.device)
+        return bias.float().reshape(())
+
+    def scale_logits(self, cosines: torch.Tensor) -> torch.Tensor:
+        """Cosine similarities ``[B, C]`` → logits: ``logit_scale * cosines + logit_bias``."""
+        return self.logit_scale.to(cosines.dtype) * cosines + self.logit_bias.to(cosines.dtype)
 
     @property
     def context_length(self) -> int:
@@ -146,12 +167,13 @@ class VisionLanguageClassifier(Classifier):
     # ------------------------------------------------------------------ images and logits
 
     def backbone_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        pixel_values = pixel_values.to(self.backbone_dtype)
         return pooled(self.backbone.get_image_features(pixel_values=pixel_values))
 
     def embed_features(self, image_features: torch.Tensor) -> torch.Tensor:
-        """L2-normalised image features (cosine similarity is a dot product of these)."""
-        return F.normalize(image_features, dim=-1)
+        """L2-normalised image features in float32 (cosine similarity is a dot product of these)."""
+        return F.normalize(image_features.float(), dim=-1)
 
     def default_classify(self, embeddings: torch.Tensor) -> torch.Tensor:
-        text = F.normalize(self.class_text_features(), dim=-1).to(embeddings.dtype)
-        return self.logit_scale.to(embeddings.dtype) * embeddings @ text.t()
+        text = F.normalize(self.class_text_features().float(), dim=-1).to(embeddings.dtype)
+        return self.scale_logits(embeddings @ text.t())

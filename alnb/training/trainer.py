@@ -21,12 +21,16 @@ from tqdm.auto import tqdm
 from alnb._validation import check_labels
 from alnb.losses import CalibratedObjective
 from alnb.models.base import Classifier
+from alnb.models.devices import default_device
 from alnb.predictions import Predictions
 from alnb.training.cache import FeatureCache, dataset_fingerprint
 from alnb.training.config import TrainerConfig
 from alnb.training.data import FeatureBatches, ImageBatches, Positions, check_indices
 
 __all__ = ["EpochLog", "FitResult", "Trainer"]
+
+#: Encoded rows are handed to the feature cache in blocks of about this many (one disk append each).
+_ENCODE_BLOCK = 16384
 
 
 @dataclass(frozen=True)
@@ -119,11 +123,15 @@ class Trainer:
     accelerator : accelerate.Accelerator, optional
         Use this one; by default the Trainer creates one at first use (CPU when there is no GPU; under
         ``accelerate launch`` it joins the launched processes).
+    feature_cache : FeatureCache, optional
+        Where frozen image features are kept (default: a new in-memory one). ``ActiveLearner`` gives it its
+        session folder, so a resumed session does not encode the pool again.
 
     Attributes
     ----------
     feature_cache : FeatureCache
-        Frozen image features by (classifier fingerprint, dataset fingerprint, index); kept across calls.
+        Frozen image features by (classifier fingerprint, dataset fingerprint, image column, precision; index);
+        kept across calls.
     last_fit_ : FitResult
         Set by :meth:`fit`.
     accelerator_ : accelerate.Accelerator
@@ -138,14 +146,26 @@ class Trainer:
     >>> predictions = trainer.predict(classifier, dataset, indices=range(100))  # doctest: +SKIP
     """
 
-    def __init__(self, config: TrainerConfig | None = None, accelerator: Accelerator | None = None) -> None:
+    def __init__(
+        self,
+        config: TrainerConfig | None = None,
+        accelerator: Accelerator | None = None,
+        feature_cache: FeatureCache | None = None,
+    ) -> None:
         if config is not None and not isinstance(config, TrainerConfig):
             raise ValueError(f"config must be a TrainerConfig or None, got {config!r}.")
         if accelerator is not None and not isinstance(accelerator, Accelerator):
             raise ValueError(f"accelerator must be an accelerate.Accelerator or None, got {accelerator!r}.")
+        if feature_cache is not None and not isinstance(feature_cache, FeatureCache):
+            raise ValueError(f"feature_cache must be a FeatureCache or None, got {feature_cache!r}.")
         self.config = config if config is not None else TrainerConfig()
+        workers = self.config.num_workers
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+            raise ValueError(f"num_workers must be a non-negative integer, got {workers!r}.")
+        if not isinstance(self.config.pin_memory, bool):
+            raise ValueError(f"pin_memory must be True or False, got {self.config.pin_memory!r}.")
         self.accelerator = accelerator
-        self.feature_cache = FeatureCache()
+        self.feature_cache = feature_cache if feature_cache is not None else FeatureCache()
 
     # ------------------------------------------------------------------ helpers
 
@@ -165,7 +185,7 @@ class Trainer:
         Trainer with another precision then joins the existing state and applies its own precision itself:
         torch autocast around its forward passes, and a gradient scaler of its own for fp16.
         """
-        cpu = not torch.cuda.is_available()
+        cpu = default_device().type == "cpu"  # alnb's one device pick: CUDA, Apple MPS, XPU, … when present
         try:
             return Accelerator(cpu=cpu, mixed_precision=precision)
         except ValueError as error:
@@ -215,17 +235,33 @@ class Trainer:
             if isinstance(items, list):
                 items[:] = [item for item in items if not any(item is obj for obj in objects)]
 
+    def _image_loader(
+        self, positions: Positions, batch_size: int, collate: ImageBatches, accelerator: Accelerator
+    ) -> DataLoader:
+        """A DataLoader over images: ``num_workers`` processes decode while the model runs; pinned batches on
+        CUDA. Worker processes start afresh each epoch (not persistent), so they see the epoch's order and seed."""
+        cfg = self.config
+        return DataLoader(
+            positions,
+            batch_size=batch_size,
+            collate_fn=collate,
+            num_workers=cfg.num_workers,
+            pin_memory=cfg.pin_memory and accelerator.device.type == "cuda",
+        )
+
     def _encode(
         self, classifier: Classifier, dataset: Any, indices: npt.NDArray[np.int64], accelerator: Accelerator
-    ) -> torch.Tensor:
-        """Image features ``[N, d]`` (CPU, float32) of ``indices``, computed across all processes."""
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Image features (CPU, float32) of ``indices``, computed across all processes: ``(positions in indices,
+        features)`` blocks of about ``_ENCODE_BLOCK`` rows, so the caller can store them as they come."""
         collate = ImageBatches(dataset, indices, None, self.config.image_column, classifier.preprocess)
         loader = accelerator.prepare(
-            DataLoader(Positions(len(indices)), batch_size=self.config.eval_batch_size, collate_fn=collate)
+            self._image_loader(Positions(len(indices)), self.config.eval_batch_size, collate, accelerator)
         )
         self._forget(accelerator, loader)
         classifier.eval()
-        positions, features = [], []
+        positions: list[torch.Tensor] = []
+        features: list[torch.Tensor] = []
         with torch.no_grad(), self._bar(accelerator, total=len(loader), desc="encoding images") as bar:
             for batch in loader:
                 with self._autocast(accelerator):
@@ -234,19 +270,42 @@ class Trainer:
                 positions.append(pos.cpu())
                 features.append(feats.cpu())
                 bar.update()
-        result = torch.empty(len(indices), features[0].shape[1])
-        result[torch.cat(positions)] = torch.cat(features)
-        return result
+                if sum(len(p) for p in positions) >= _ENCODE_BLOCK:
+                    yield torch.cat(positions), torch.cat(features)
+                    positions, features = [], []
+        if positions:
+            yield torch.cat(positions), torch.cat(features)
+
+    def _cache_key(self, classifier: Classifier, dataset: Any, accelerator: Accelerator) -> tuple[str, ...]:
+        """What the cached features depend on: frozen weights and preprocessing, data, image column, precision."""
+        precision = getattr(self, "_own_precision", None) or accelerator.mixed_precision
+        return (
+            classifier.fingerprint(),
+            dataset_fingerprint(dataset),
+            f"column={self.config.image_column}",
+            f"precision={precision}",
+        )
 
     def _features(
         self, classifier: Classifier, dataset: Any, indices: npt.NDArray[np.int64], accelerator: Accelerator
     ) -> torch.Tensor:
-        """Cached features of ``indices``; only rows not cached yet go through the image tower."""
-        key = (classifier.fingerprint(), dataset_fingerprint(dataset))
-        missing = self.feature_cache.missing(key, indices)
+        """Cached features of ``indices``; only rows not cached yet go through the image tower.
+
+        Encoded rows are stored block by block, so an interrupted encoding keeps what it finished. When the cache
+        lives on disk and several processes share it, only the main process writes (every process holds the
+        gathered features); the others read the rows after the barrier.
+        """
+        cache = self.feature_cache
+        key = self._cache_key(classifier, dataset, accelerator)
+        missing = cache.missing(key, indices)
         if len(missing):
-            self.feature_cache.add(key, missing, self._encode(classifier, dataset, missing, accelerator))
-        return self.feature_cache.get(key, indices)
+            shared = cache.is_persistent(key) and accelerator.num_processes > 1
+            for positions, features in self._encode(classifier, dataset, missing, accelerator):
+                if not shared or accelerator.is_main_process:
+                    cache.add(key, missing[positions.numpy()], features)
+            if shared:
+                accelerator.wait_for_everyone()
+        return cache.get(key, indices)
 
     def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         cfg = self.config
@@ -312,7 +371,10 @@ class Trainer:
                 augment = (cfg.seed, 0) if cfg.augment else None
                 collate = ImageBatches(dataset, idx, y, cfg.image_column, classifier.preprocess, augment)
             positions = Positions(len(idx))
-            loader = DataLoader(positions, batch_size=cfg.batch_size, collate_fn=collate)
+            if isinstance(collate, ImageBatches):
+                loader = self._image_loader(positions, cfg.batch_size, collate, accelerator)
+            else:  # cached features are slices of one tensor: worker processes would only add overhead
+                loader = DataLoader(positions, batch_size=cfg.batch_size, collate_fn=collate)
             model, optimizer, loader = accelerator.prepare(classifier, self._optimizer(params), loader)
             torch.manual_seed(cfg.seed)  # again: encoding new rows must not shift dropout masks
             try:
@@ -348,8 +410,8 @@ class Trainer:
                     group["lr"] = lr
                 # Every process computes the same order; accelerate then shards the batches.
                 positions.order = np.random.default_rng([cfg.seed, epoch]).permutation(len(positions))
-                if isinstance(collate, ImageBatches):
-                    collate.reseed((cfg.seed, epoch, accelerator.process_index))
+                if isinstance(collate, ImageBatches):  # seeds per item: same crops in any process/worker
+                    collate.reseed((cfg.seed, epoch))
                 model.train()
                 sums = torch.zeros(5, device=accelerator.device, dtype=torch.float64)
                 for batch in loader:
@@ -433,11 +495,11 @@ class Trainer:
             collate: FeatureBatches | ImageBatches
             if use_cache:
                 collate = FeatureBatches(self._features(classifier, dataset, idx, accelerator), None)
+                plain = DataLoader(Positions(n), batch_size=cfg.eval_batch_size, collate_fn=collate)
             else:
                 collate = ImageBatches(dataset, idx, None, cfg.image_column, classifier.preprocess)
-            loader = accelerator.prepare(
-                DataLoader(Positions(n), batch_size=cfg.eval_batch_size, collate_fn=collate)
-            )
+                plain = self._image_loader(Positions(n), cfg.eval_batch_size, collate, accelerator)
+            loader = accelerator.prepare(plain)
             self._forget(accelerator, loader)
             torch.manual_seed(cfg.seed)  # again: encoding new rows must not shift dropout masks
             gathered = self._predict_batches(classifier, loader, use_cache, mc_samples, dropouts, accelerator)

@@ -80,6 +80,9 @@ def kaiming_uniform_(tensor: torch.Tensor, generator: torch.Generator, a: float 
 class Adapter(nn.Module):
     """Base class of the adapters; a subclass is registered with :func:`~alnb.models.register_adapter`.
 
+    Trainable tensors are float32 whatever the backbone's dtype (a bf16 backbone keeps float32 adapter weights,
+    as peft does), and are cast to the backbone's dtype where they meet its activations.
+
     Class attributes
     ----------------
     name : str
@@ -160,6 +163,10 @@ class Adapter(nn.Module):
     def plain_state(self, classifier: Classifier) -> dict[str, torch.Tensor]:
         """Trainable tensors saved to ``adapter.safetensors``, by the classifier's parameter names."""
         return {name: p for name, p in classifier.named_parameters() if p.requires_grad}
+
+    def saved_files(self, classifier: Classifier) -> list[str]:
+        """Names of the weight files :meth:`save` writes (recorded in ``alnb_adapter.json``)."""
+        return [STATE_FILE]
 
     def save(self, classifier: Classifier, directory: Path) -> None:
         """Write the trained state into ``directory`` (which exists)."""

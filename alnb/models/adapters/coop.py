@@ -102,7 +102,7 @@ class CoOp(Adapter):
                 )
             n_ctx = len(tokens)
             with torch.no_grad():
-                init_embeddings = embedding(tokens.to(embedding.weight.device)).detach().clone().cpu()
+                init_embeddings = embedding(tokens.to(embedding.weight.device)).detach().float().cpu()
         self.n_ctx = n_ctx
 
         encoded = classifier.tokenizer(  # type: ignore[attr-defined]
@@ -125,9 +125,7 @@ class CoOp(Adapter):
         self.register_buffer("prompt_mask", mask, persistent=False)
         self.register_buffer("eos_positions", eos + n_ctx, persistent=False)
         shape = (classifier.num_classes, n_ctx, width) if config.class_specific else (n_ctx, width)
-        self.ctx = nn.Parameter(
-            torch.zeros(shape, dtype=embedding.weight.dtype, device=embedding.weight.device)
-        )
+        self.ctx = nn.Parameter(torch.zeros(shape, dtype=torch.float32, device=embedding.weight.device))
         self._init_embeddings = init_embeddings
 
     def reset_parameters(self, classifier: Classifier, generator: torch.Generator) -> None:

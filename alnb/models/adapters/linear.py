@@ -44,8 +44,9 @@ class LinearProbeConfig(AdapterConfig):
 class LinearProbe(Adapter):
     r"""A linear layer on frozen image features; nothing in the backbone trains.
 
-    On CLIP-like models the probe reads the normalised image features and keeps the model's temperature,
-    :math:`z = e^{s}\,\hat f W^\top + b`; with ``init="zeroshot"``, :math:`W` starts as the normalised class
+    On CLIP-like models the probe reads the normalised image features and keeps the model's temperature
+    :math:`\tau` and bias :math:`b_0` (SigLIP's; 0 for CLIP), :math:`z = \tau\,\hat f W^\top + b_0 + b`; with
+    ``init="zeroshot"``, :math:`W` starts as the normalised class
     text features and :math:`b = 0`. On vision-only models the classifier's own head is the probe.
     """
 
@@ -53,7 +54,7 @@ class LinearProbe(Adapter):
         if classifier.family == "vision_language":
             with torch.no_grad():  # the joint embedding width, whatever the config calls it
                 width = classifier.template_text_features().shape[1]
-            self.probe = nn.Linear(width, classifier.num_classes)
+            self.probe = nn.Linear(width, classifier.num_classes, device=classifier.device)
 
     def reset_parameters(self, classifier: Classifier, generator: torch.Generator) -> None:
         if classifier.family != "vision_language":
@@ -69,7 +70,5 @@ class LinearProbe(Adapter):
     def classify(self, classifier: Classifier, embeddings: torch.Tensor) -> torch.Tensor:
         if classifier.family != "vision_language":
             return classifier.default_classify(embeddings)
-        scale = classifier.logit_scale.to(embeddings.dtype)  # type: ignore[attr-defined]
-        return scale * F.linear(embeddings, self.probe.weight.to(embeddings.dtype)) + self.probe.bias.to(
-            embeddings.dtype
-        )
+        cosines = F.linear(embeddings, self.probe.weight.to(embeddings.dtype))
+        return classifier.scale_logits(cosines) + self.probe.bias.to(embeddings.dtype)  # type: ignore[attr-defined]

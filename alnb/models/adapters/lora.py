@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 from peft import LoraConfig, inject_adapter_in_model
 from peft.tuners.lora import LoraLayer
+from peft.tuners.tuners_utils import cast_adapter_dtype
 from peft.utils import get_peft_model_state_dict, load_peft_weights, set_peft_model_state_dict
 from safetensors.torch import save_file
 from torch import nn
@@ -94,7 +95,8 @@ def resolve_lora_targets(classifier: Classifier, towers: str, targets: tuple[str
     """Full names of the ``nn.Linear`` modules that get LoRA, found with ``named_modules()``.
 
     Each target must match at least one linear layer in every chosen tower; otherwise ``ValueError`` lists the
-    linear layer names the tower has.
+    linear layer names the tower has. Projections inside ``nn.MultiheadAttention`` (SigLIP's attention-pooling
+    head) are never targets: that module uses their weights without calling them, so LoRA would have no effect.
     """
     if classifier.family == "vision":
         if towers == "text":
@@ -104,7 +106,16 @@ def resolve_lora_targets(classifier: Classifier, towers: str, targets: tuple[str
         chosen = ["vision"]
     else:
         chosen = ["vision", "text"] if towers == "both" else [towers]
-    linear = {name: m for name, m in classifier.backbone.named_modules() if isinstance(m, nn.Linear)}
+    modules = dict(classifier.backbone.named_modules())
+    # nn.MultiheadAttention (SigLIP's pooling head) reads out_proj.weight directly and never calls its forward,
+    # so LoRA there would train nothing: such projections are not targets.
+    inside_mha = {
+        f"{name}.{child}" if name else child
+        for name, m in modules.items()
+        if isinstance(m, nn.MultiheadAttention)
+        for child, _ in m.named_children()
+    }
+    linear = {n: m for n, m in modules.items() if isinstance(m, nn.Linear) and n not in inside_mha}
     names: list[str] = []
     for tower in chosen:
         prefixes = classifier.tower_prefixes(tower)  # type: ignore[attr-defined]
@@ -154,6 +165,9 @@ class LoRA(Adapter):
             init_lora_weights=True,
         )
         inject_adapter_in_model(self.peft_config, classifier.backbone, adapter_name=_ADAPTER_NAME)
+        # peft gives new LoRA weights the base layer's dtype; keep them float32 on a bf16 backbone, as
+        # get_peft_model and PeftModel.from_pretrained do.
+        cast_adapter_dtype(classifier.backbone, _ADAPTER_NAME, autocast_adapter_dtype=True)
 
     def _lora_layers(self, classifier: Classifier) -> list[LoraLayer]:
         return [m for m in classifier.backbone.modules() if isinstance(m, LoraLayer)]
@@ -166,6 +180,9 @@ class LoRA(Adapter):
 
     def plain_state(self, classifier: Classifier) -> dict[str, torch.Tensor]:
         return {n: p for n, p in classifier.named_parameters() if p.requires_grad and "lora_" not in n}
+
+    def saved_files(self, classifier: Classifier) -> list[str]:
+        return [PEFT_WEIGHTS, "adapter_config.json", *super().saved_files(classifier)]
 
     def save(self, classifier: Classifier, directory: Path) -> None:
         state = get_peft_model_state_dict(classifier.backbone, adapter_name=_ADAPTER_NAME)

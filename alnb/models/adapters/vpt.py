@@ -64,7 +64,7 @@ class VPT(Adapter):
     def attach(self, classifier: Classifier) -> None:
         tower = self._tower(classifier)
         config: VPTConfig = self.config  # type: ignore[assignment]
-        dtype = next(tower.embeddings.parameters()).dtype
+        dtype = torch.float32  # trainable tensors stay float32 on a bf16 / fp16 backbone
         device = next(tower.embeddings.parameters()).device
         self.prompts = nn.Parameter(torch.zeros(config.n_prompts, tower.width, dtype=dtype, device=device))
         deep_layers = len(tower.layers) - 1 if config.deep else 0
