@@ -41,7 +41,9 @@ METHOD_PRESETS: dict[str, tuple[str, str]] = {
 #: Named method specs. ``recommended``: C-PEAL with a TypiClust cold start, the one combination whose paired area under
 #: the learning curve beat both random and BADGE, intervals excluding 0, on both long-tailed tasks of the 0.2 study
 #: (docs/studies/cpeal/report.md; balanced pools and the many-class task were not run in that study).
-METHOD_ALIASES: dict[str, str] = {"recommended": "cpeal/typiclust"}
+#: ``cb`` / ``cbsq``: Kim et al.'s (TMLR 2025) class-guided cluster-balanced acquisition, without and with selective
+#: querying, cluster-balanced from round 0 (``cb`` as the cold start; ``cb/random`` for a random one).
+METHOD_ALIASES: dict[str, str] = {"recommended": "cpeal/typiclust", "cb": "cb/cb", "cbsq": "cbsq/cb"}
 
 
 @dataclass(frozen=True)
@@ -54,21 +56,23 @@ class Method:
     initial_strategy: str | None = None  # round 0; None: the experiment's initial_strategy
 
 
-def parse_method(text: str) -> Method:
+def parse_method(text: str, *, aliases: bool = True) -> Method:
     """``"cpeal"``, ``"entropy"``, ``"entropy+pcb@uc"``, ``"cpeal/typiclust"`` → :class:`Method`; unknown names list the
     known ones."""
     from alnb.losses import available_losses
 
     text = text.strip()
-    if text in METHOD_ALIASES:
-        return dataclasses.replace(parse_method(METHOD_ALIASES[text]), name=text)
+    if aliases and text in METHOD_ALIASES:
+        # An alias's parts are read literally, so "cb" → "cb/cb" names the strategy cb, not the alias again.
+        return dataclasses.replace(parse_method(METHOD_ALIASES[text], aliases=False), name=text)
     body, slash, initial = text.partition("/")
     if slash:
         try:
             build_strategy(initial)
         except ValueError as error:
             raise ValueError(f"method {text!r}: cold start {initial!r}: {error}") from None
-        return dataclasses.replace(parse_method(body), name=text, initial_strategy=initial.strip())
+        method = parse_method(body, aliases=aliases)
+        return dataclasses.replace(method, name=text, initial_strategy=initial.strip())
     if text in METHOD_PRESETS:
         strategy, calibration = METHOD_PRESETS[text]
         return Method(text, strategy, calibration)

@@ -77,6 +77,11 @@ class Query:
         The round this query belongs to.
     strategy : str
         Name of the strategy that chose the items.
+    pseudo_indices : ndarray of int64
+        Items a selective strategy (``cbsq``) labeled with the model's prediction instead of asking; already in the
+        label store as pseudo-labels. Empty for other strategies.
+    pseudo_labels : ndarray of int64
+        Those labels (the predicted classes).
     """
 
     indices: IntArray
@@ -85,6 +90,8 @@ class Query:
     confidence: npt.NDArray[np.float64]
     round: int
     strategy: str
+    pseudo_indices: IntArray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    pseudo_labels: IntArray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -97,6 +104,11 @@ class Query:
             "confidence": self.confidence.tolist(),
             "round": self.round,
             "strategy": self.strategy,
+            **(
+                {"pseudo_indices": self.pseudo_indices.tolist(), "pseudo_labels": self.pseudo_labels.tolist()}
+                if len(self.pseudo_indices)
+                else {}
+            ),
         }
 
     @classmethod
@@ -108,6 +120,8 @@ class Query:
             confidence=np.asarray(data["confidence"], dtype=np.float64),
             round=int(data["round"]),
             strategy=str(data["strategy"]),
+            pseudo_indices=np.asarray(data.get("pseudo_indices", []), dtype=np.int64),
+            pseudo_labels=np.asarray(data.get("pseudo_labels", []), dtype=np.int64),
         )
 
 
@@ -262,6 +276,8 @@ class ActiveLearner:
         self._train_seconds = 0.0
         #: Fingerprint of the labels the classifier was last fitted on (None: not fitted in this session).
         self._fitted_on: str | None = None
+        #: Pseudo-labels of this round the simulated oracle agreed with (None: not checked; see ``step``).
+        self._pseudo_correct: int | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -272,18 +288,24 @@ class ActiveLearner:
 
     @property
     def num_labeled(self) -> int:
+        """Labeled pool items, pseudo-labels included (what ``fit`` trains on)."""
         return len(self.pool.labeled)
 
     @property
+    def num_human_labeled(self) -> int:
+        """Labels a person (or the simulated oracle) gave: what the budget counts; pseudo-labels are free."""
+        return len(getattr(self.pool.store, "human_labels", self.pool.store.labels))  # TRANSITIONAL
+
+    @property
     def remaining_budget(self) -> int:
-        """Labels still to spend (budget minus labeled, or the unlabeled pool size without a budget)."""
+        """Labels still to spend (budget minus human labels, or the unlabeled pool size without a budget)."""
         unlabeled = len(self.pool.unlabeled)
         if self.budget is None:
             return unlabeled
-        return max(0, min(self.budget - self.num_labeled, unlabeled))
+        return max(0, min(self.budget - self.num_human_labeled, unlabeled))
 
     def _budget_spent(self) -> bool:
-        return self.budget is not None and self.num_labeled >= self.budget
+        return self.budget is not None and self.num_human_labeled >= self.budget
 
     def _labels_fingerprint(self) -> str:
         """A digest of the labeled set (indices and classes): what ``fit`` trained on, compared by ``end_round``."""
@@ -313,6 +335,11 @@ class ActiveLearner:
 
         The query is kept as ``pending`` until ``fit`` ends the round; calling ``query`` again recomputes it.
 
+        A selective strategy (one with ``select_selectively``, such as ``cbsq``) may label some items with the model's
+        prediction instead of asking: those go to the label store at once as pseudo-labels (annotator ``"model"``,
+        reversible like any label, free of budget) and are listed in ``Query.pseudo_indices``; the query itself
+        holds only the items that need a person.
+
         Raises
         ------
         BudgetSpentError, PoolExhaustedError
@@ -326,7 +353,7 @@ class ActiveLearner:
         if remaining == 0:
             if self._budget_spent():
                 raise BudgetSpentError(
-                    f"cannot query: the label budget is spent ({self.num_labeled} labeled of a budget of "
+                    f"cannot query: the label budget is spent ({self.num_human_labeled} labeled of a budget of "
                     f"{self.budget})"
                 )
             raise PoolExhaustedError(
@@ -349,9 +376,20 @@ class ActiveLearner:
             round=self.round,
             pool_size=self._initial_pool_size,
         )
-        selection = strategy.select(predictions, int(k), context)
+        selective = getattr(strategy, "select_selectively", None)
+        no_pseudo = np.zeros(0, dtype=np.int64)
+        if callable(selective):
+            split = selective(predictions, int(k), context)
+            selection, pseudo_indices, pseudo_labels = split.human, split.pseudo_indices, split.pseudo_labels
+        else:
+            selection = strategy.select(predictions, int(k), context)
+            pseudo_indices = pseudo_labels = no_pseudo
         chosen = predictions.subset(selection.indices)
         self._query_seconds += time.perf_counter() - started
+        if len(pseudo_indices):
+            self.pool.store.label(
+                pseudo_indices, pseudo_labels, round=self.pool.round, annotator="model", pseudo=True
+            )
         self.pending = Query(
             indices=selection.indices,
             scores=selection.scores,
@@ -359,6 +397,8 @@ class ActiveLearner:
             confidence=chosen.confidence,
             round=self.round,
             strategy=strategy.name,
+            pseudo_indices=np.asarray(pseudo_indices, dtype=np.int64),
+            pseudo_labels=np.asarray(pseudo_labels, dtype=np.int64),
         )
         return self.pending
 
@@ -426,21 +466,32 @@ class ActiveLearner:
                 + f" ({self.num_labeled} labeled now); call fit() before end_round(). The round stays open."
             )
         round_ = self.round
-        queried = self.pool.store.labels_in_round(round_)
+        labeled_now = self.pool.store.labels_in_round(round_)
+        pseudo_now = getattr(self.pool.store, "pseudo_labels", {})  # TRANSITIONAL
+        queried = {i: c for i, c in labeled_now.items() if i not in pseudo_now}
         given = np.asarray(list(queried.values()), dtype=np.int64)
+        strategy = self.pending.strategy if self.pending is not None else self._active_strategy().name
         record: dict[str, Any] = {
             "round": round_,
-            "num_labeled": self.num_labeled,
+            "num_labeled": self.num_human_labeled,  # the cost axis of learning curves: pseudo-labels are free
             **(metrics if metrics is not None else self.evaluate()),
             "train_seconds": self._train_seconds,
             "query_seconds": self._query_seconds,
             "queried": sorted(int(i) for i in queried),
             "queried_class_histogram": np.bincount(given, minlength=self.pool.num_classes).tolist(),
-            "strategy": self.pending.strategy if self.pending is not None else self._active_strategy().name,
+            "strategy": strategy,
             "seed": self.seed,
         }
+        pseudo = [i for i in labeled_now if i in pseudo_now]
+        if pseudo or callable(getattr(self.strategy, "select_selectively", None)):
+            # Labels saved by selective querying this round, and (with a simulated oracle) how many were right.
+            record["pseudo_labeled"] = len(pseudo)
+            record["pseudo_total"] = len(pseudo_now)
+            if self._pseudo_correct is not None:
+                record["pseudo_correct"] = self._pseudo_correct
         self.history.append(record)
         self.pending = None
+        self._pseudo_correct = None
         self._train_seconds = self._query_seconds = 0.0
         self.pool.next_round()
         return record
@@ -448,7 +499,13 @@ class ActiveLearner:
     def step(self, oracle: Oracle) -> dict[str, Any]:
         """One simulated round: query, label with ``oracle``, fit, evaluate, record."""
         query = self.query()
-        self.teach(query.indices, list(oracle(query.indices)), annotator="oracle")
+        if len(query.pseudo_indices):
+            truth = np.asarray(list(oracle(query.pseudo_indices)), dtype=np.int64)
+            self._pseudo_correct = int((truth == query.pseudo_labels).sum())
+        elif callable(getattr(self.strategy, "select_selectively", None)):
+            self._pseudo_correct = 0
+        if len(query):  # every item of a selective query may have been pseudo-labeled
+            self.teach(query.indices, list(oracle(query.indices)), annotator="oracle")
         self.fit()
         return self.end_round()
 

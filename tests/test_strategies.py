@@ -680,6 +680,8 @@ class TestTopCandidates(StrategyTemplate):
 ALL_NAMES = [
     "badge",
     "bald",
+    "cb",
+    "cbsq",
     "class_balanced",
     "coreset",
     "entropy",
@@ -706,7 +708,7 @@ class TestRegistry:
 
     def test_unknown_name_lists_the_known_ones(self):
         with pytest.raises(
-            ValueError, match=r"unknown strategy 'entropi'.*'badge', 'bald', 'class_balanced'"
+            ValueError, match=r"unknown strategy 'entropi'.*'badge', 'bald', 'cb', 'cbsq', 'class_balanced'"
         ):
             get_strategy("entropi")
 

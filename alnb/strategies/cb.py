@@ -8,11 +8,12 @@ After Kim et al., "Active Prompt Learning with Vision-Language Model Priors" (TM
   (``Predictions.text_features is None``: a vision-only model) the class prototypes are the standard basis,
   so the second half is the probability vector itself.
 * **Cluster-balanced acquisition from round 0.** Seeded k-means over the pool (unlabeled and labeled items)
-  into ``clusters_per_class · C + |labeled|`` clusters (at least ``|labeled| + k``), so about ``4 · C`` in
-  round 0 and more as labels accumulate. The budget goes one label at a time to the cluster with the
-  smallest labeled share (ties to the larger cluster, then at random), which gives its unlabeled item nearest
-  the centroid. With no label at all that is the items nearest the centroids of the largest clusters: a
-  balanced cold start without labels (``initial_strategy="cb"``).
+  into ``clusters_per_class · C + |labeled|`` clusters, so ``4 · C`` in round 0 and one more per label. The
+  budget goes one label at a time to the cluster with the smallest labeled share (ties to the larger cluster,
+  then at random), which gives its unlabeled item nearest the centroid; so clusters without a label come
+  first, largest first, and a query larger than them spreads over the least-covered clusters. With no label
+  at all that is the items nearest the centroids of the largest clusters: a balanced cold start without
+  labels (``initial_strategy="cb"``).
 * **Selective querying** (``cbsq``). Before asking a person, each item in the acquisition order is compared
   with an adaptive class-wise threshold, the mean confidence of the labeled items of its predicted class; above
   it, the item takes the model's label (a pseudo-label, spending no budget) and the next item in the order is
@@ -70,7 +71,7 @@ def class_guided_features(predictions: Predictions, rows: IntArray | None = None
     >>> preds = Predictions(indices=np.array([5, 9]), logits=torch.zeros(2, 2),
     ...                     probs=torch.tensor([[1.0, 0.0], [0.5, 0.5]]),
     ...                     embeddings=torch.tensor([[3.0, 0.0], [0.0, 2.0]]))
-    >>> class_guided_features(preds).round(3).tolist()
+    >>> class_guided_features(preds).astype(np.float64).round(3).tolist()
     [[0.707, 0.0, 0.707, 0.0], [0.0, 0.816, 0.408, 0.408]]
     """
     if predictions.embeddings is None:
@@ -142,8 +143,7 @@ class ClusterBalanced(Strategy):
     """Class-guided k-means; the budget goes to the clusters with the smallest labeled share (see the module).
 
     ``Selection.scores`` is minus the distance of each pick to its centroid (in class-guided feature space);
-    :meth:`score` is the same for every unlabeled row (NaN elsewhere), with ``clusters_per_class · C +
-    |labeled|`` clusters.
+    :meth:`score` is the same for every unlabeled row (NaN elsewhere).
 
     Parameters
     ----------
@@ -162,31 +162,31 @@ class ClusterBalanced(Strategy):
     def score(self, predictions: Predictions, context: QueryContext) -> FloatArray:
         self.check_predictions(predictions, context)
         rows = positions_of(predictions, context.unlabeled, "context.unlabeled")
-        clustering = self._cluster(predictions, rows, 0, context)
+        clustering = self._cluster(predictions, rows, context)
         out = np.full(len(predictions), np.nan)
         out[clustering.rows] = -clustering.distance
         out[clustering.rows[clustering.labeled]] = np.nan
         return out
 
     def _select(self, predictions: Predictions, rows: IntArray, k: int, context: QueryContext) -> Selection:
-        indices, scores = self._ranked(predictions, rows, k, k, context)
+        indices, scores = self._ranked(predictions, rows, k, context)
         return Selection(indices, scores)
 
     # ------------------------------------------------------------------ internals
 
-    def _cluster(
-        self, predictions: Predictions, rows: IntArray, k: int, context: QueryContext
-    ) -> _Clustering:
-        """Cluster unlabeled (``rows``) ∪ labeled items into ``max(cpc · C, k) + |labeled|`` clusters."""
+    def _cluster(self, predictions: Predictions, rows: IntArray, context: QueryContext) -> _Clustering:
+        """Cluster unlabeled (``rows``) ∪ labeled items into ``clusters_per_class · C + |labeled|`` clusters."""
         per_class = _check_int(type(self).__name__, "clusters_per_class", self.clusters_per_class)
         minibatch_above = _check_int(type(self).__name__, "minibatch_above", self.minibatch_above)
         lab_rows = labeled_rows(predictions, context, self.name)
         ids = np.concatenate([context.unlabeled, context.labeled])
-        order = np.argsort(ids, kind="stable")  # dataset-index order: independent of the predictions' row order
+        order = np.argsort(
+            ids, kind="stable"
+        )  # dataset-index order: independent of the predictions' row order
         all_rows = np.concatenate([rows, lab_rows])[order]
         labeled = order >= len(rows)
         feats = class_guided_features(predictions, all_rows)
-        n_clusters = min(len(ids), max(per_class * context.num_classes, k) + len(lab_rows))
+        n_clusters = min(len(ids), per_class * context.num_classes + len(lab_rows))
         seed = int(context.rng(f"{self.name}:kmeans").integers(2**31 - 1))
         model: KMeans | MiniBatchKMeans
         if len(ids) > minibatch_above:
@@ -202,10 +202,10 @@ class ClusterBalanced(Strategy):
         return _Clustering(ids[order], all_rows, labeled, cluster, distance, n_clusters)
 
     def _ranked(
-        self, predictions: Predictions, rows: IntArray, n: int, k: int, context: QueryContext
+        self, predictions: Predictions, rows: IntArray, n: int, context: QueryContext
     ) -> tuple[IntArray, FloatArray]:
-        """The first ``n`` items of the acquisition order (clusters sized for a query of ``k``)."""
-        c = self._cluster(predictions, rows, k, context)
+        """The first ``n`` items of the acquisition order (a prefix of a longer order: the allocation is greedy)."""
+        c = self._cluster(predictions, rows, context)
         sizes = np.bincount(c.cluster, minlength=c.n_clusters)
         taken = np.bincount(c.cluster[c.labeled], minlength=c.n_clusters)
         unl = np.flatnonzero(~c.labeled)
@@ -280,7 +280,9 @@ class SelectiveClusterBalanced(ClusterBalanced):
     min_threshold: float = 0.0
     max_pseudo: float = 1.0
 
-    def select_selectively(self, predictions: Predictions, k: int, context: QueryContext) -> SelectiveSelection:
+    def select_selectively(
+        self, predictions: Predictions, k: int, context: QueryContext
+    ) -> SelectiveSelection:
         """Split the acquisition order into pseudo-labels and ``k`` items for a person (see the class)."""
         floor = _check_number(type(self).__name__, "min_threshold", self.min_threshold, 1.0)
         ratio = _check_number(type(self).__name__, "max_pseudo", self.max_pseudo, None)
@@ -290,10 +292,10 @@ class SelectiveClusterBalanced(ClusterBalanced):
         thresholds = class_thresholds(predictions, context)
         limit = math.floor(ratio * k + 1e-9)
         if limit == 0 or not np.isfinite(thresholds).any():  # nothing can be trusted: plain cb
-            indices, scores = self._ranked(predictions, rows, k, k, context)
+            indices, scores = self._ranked(predictions, rows, k, context)
             return SelectiveSelection(Selection(indices, scores), *_empty_pseudo(), thresholds)
         n = min(len(rows), k + limit)
-        indices, scores = self._ranked(predictions, rows, n, k, context)
+        indices, scores = self._ranked(predictions, rows, n, context)
         at = predictions.positions(indices)
         predicted = predictions.predicted[at]
         confidence = predictions.confidence[at]
