@@ -294,7 +294,7 @@ class ActiveLearner:
     @property
     def num_human_labeled(self) -> int:
         """Labels a person (or the simulated oracle) gave: what the budget counts; pseudo-labels are free."""
-        return len(getattr(self.pool.store, "human_labels", self.pool.store.labels))  # TRANSITIONAL
+        return len(self.pool.store.human_labels)
 
     @property
     def remaining_budget(self) -> int:
@@ -467,7 +467,7 @@ class ActiveLearner:
             )
         round_ = self.round
         labeled_now = self.pool.store.labels_in_round(round_)
-        pseudo_now = getattr(self.pool.store, "pseudo_labels", {})  # TRANSITIONAL
+        pseudo_now = self.pool.store.pseudo_labels
         queried = {i: c for i, c in labeled_now.items() if i not in pseudo_now}
         given = np.asarray(list(queried.values()), dtype=np.int64)
         strategy = self.pending.strategy if self.pending is not None else self._active_strategy().name
