@@ -17,6 +17,7 @@ from alnb.store import (
     MemoryBackend,
     StoreBackend,
 )
+from alnb.store.sql import SqlBackend
 
 NAMES = ["cat", "dog", "bird"]
 
@@ -35,7 +36,16 @@ def _memory(folder: Path) -> Opener:
     return lambda: backend
 
 
-BACKENDS = [pytest.param(_jsonl, id="jsonl"), pytest.param(_memory, id="memory")]
+def _sqlite(folder: Path) -> Opener:
+    url = f"sqlite:///{folder / 'labels.db'}"
+    return lambda: SqlBackend(url)
+
+
+BACKENDS = [
+    pytest.param(_jsonl, id="jsonl"),
+    pytest.param(_memory, id="memory"),
+    pytest.param(_sqlite, id="sqlite"),
+]
 
 
 def _action(kind: str, index: int, label: int | None = None, round: int = 0) -> Action:

@@ -147,6 +147,7 @@ class SqlBackend(StoreBackend):
         self._header: Header | None = None
         self._last_seq = 0  # the largest seq replayed into the log
         self._conn: Connection | None = None  # the write transaction, inside exclusive()
+        self._written_seq: int | None = None  # seq of this transaction's last insert, until it commits
 
     # ------------------------------------------------------------------ naming
     @property
@@ -273,19 +274,27 @@ class SqlBackend(StoreBackend):
     @contextlib.contextmanager
     def exclusive(self, log: LabelLog) -> Iterator[None]:
         self._check_file(log)
-        with self._transaction(write=True) as conn:
-            self._catch_up(conn, log)
-            self._conn = conn
-            try:
-                yield  # the transaction commits when this block ends without an error
-            finally:
-                self._conn = None
+        self._written_seq = None
+        try:
+            with self._transaction(write=True) as conn:
+                self._catch_up(conn, log)
+                self._conn = conn
+                try:
+                    yield  # the transaction commits when this block ends without an error
+                finally:
+                    self._conn = None
+            if self._written_seq is not None:  # committed: the store applies its batch to the log next
+                self._last_seq = self._written_seq
+        finally:
+            self._written_seq = None
 
     def write(self, batch: Sequence[Action]) -> None:
         conn = self._writing("write")
         if not batch:
             return
         conn.execute(sa.insert(self._actions_t), [self._action_row(a) for a in batch])
+        # Writers are serialised, so the largest seq now is this batch's last row.
+        self._written_seq = int(conn.execute(sa.select(sa.func.max(self._actions_t.c.seq))).scalar_one())
         done = sorted({a.index for a in batch if a.type in ("label", "skip")})
         if done:
             conn.execute(sa.delete(self._leases_t).where(self._leases_t.c.idx.in_(done)))
