@@ -571,6 +571,8 @@ class ActiveLearner:
             store_path = directory / "labels.jsonl"
             store.copy_to(store_path)
         self.classifier.save_adapter(directory / "adapter")
+        if hasattr(self.trainer, "feature_cache"):  # image features live in the session folder from now on
+            self.trainer.feature_cache.persist(directory / "features")
         state = {
             "format": 1,
             "classifier": _classifier_spec(self.classifier),
@@ -619,7 +621,7 @@ class ActiveLearner:
             When the label file holds fewer labels or actions than the saved session expects.
         """
         from alnb.models import load_classifier
-        from alnb.training import Trainer, TrainerConfig
+        from alnb.training import FeatureCache, Trainer, TrainerConfig
 
         directory = Path(directory)
         path = directory / _STATE_FILE
@@ -643,7 +645,7 @@ class ActiveLearner:
         learner = cls(
             classifier,
             pool,
-            Trainer(TrainerConfig(**state["trainer"])),
+            Trainer(TrainerConfig(**state["trainer"]), feature_cache=FeatureCache(directory / "features")),
             state["strategy"],
             state["budget"],
             test=test,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alnb._validation import check_choice, check_non_negative, check_positive_int
 
@@ -78,6 +78,12 @@ class TrainerConfig:
         Column holding the images in a ``datasets.Dataset`` (or key in dict items).
     eval_batch_size : int
         Batch size of ``predict`` and of feature encoding (128).
+    num_workers : int
+        Worker processes that read and preprocess images (feature encoding, uncached predictions, rounds that train
+        the image tower), so decoding overlaps the model; 0 (default) decodes in the main process. The results do
+        not depend on it (augmentation is seeded per item).
+    pin_memory : bool
+        Page-locked host memory for image batches, for faster copies to a CUDA GPU (ignored elsewhere).
     """
 
     epochs: int = 10
@@ -101,6 +107,10 @@ class TrainerConfig:
     augment: bool = False
     image_column: str = "image"
     eval_batch_size: int = 128
+    num_workers: int = field(
+        default=0, metadata={"help": "DataLoader worker processes decoding images (0: in the main process)"}
+    )
+    pin_memory: bool = field(default=True, metadata={"help": "pinned host memory for image batches (CUDA only)"})
 
     def __post_init__(self) -> None:
         check_positive_int(self.epochs, "epochs")

@@ -99,7 +99,9 @@ def random_resized_crop_flip(
 class ImageBatches:
     """``collate_fn`` that turns a batch of row positions into ``(pixel_values, labels, positions)``.
 
-    Images are read in one batched access and preprocessed together (much faster than per item).
+    Images are read in one batched access and preprocessed together (much faster than per item). It runs in the
+    DataLoader's worker processes when there are any, so augmentation draws from a generator seeded per item
+    (``augment_seed`` + the item's dataset index): the crops do not depend on which worker or batch an item lands in.
     """
 
     def __init__(
@@ -113,17 +115,22 @@ class ImageBatches:
     ) -> None:
         self.dataset, self.indices, self.labels = dataset, indices, labels
         self.column, self.preprocess = column, preprocess
-        self.rng = None if augment_seed is None else np.random.default_rng(list(augment_seed))
+        self.augment_seed = augment_seed
 
     def reseed(self, seed: tuple[int, ...]) -> None:
-        if self.rng is not None:
-            self.rng = np.random.default_rng(list(seed))
+        """Seed the next epoch's augmentation (no-op without augmentation)."""
+        if self.augment_seed is not None:
+            self.augment_seed = tuple(seed)
 
     def __call__(self, positions: list[int]) -> dict[str, torch.Tensor]:
         pos = np.asarray(positions, dtype=np.int64)
-        images = load_images(self.dataset, self.indices[pos], self.column)
-        if self.rng is not None:
-            images = [random_resized_crop_flip(im, self.rng) for im in images]
+        items = self.indices[pos]
+        images = load_images(self.dataset, items, self.column)
+        if self.augment_seed is not None:
+            images = [
+                random_resized_crop_flip(im, np.random.default_rng([*self.augment_seed, int(i)]))
+                for im, i in zip(images, items, strict=True)
+            ]
         batch = {"pixel_values": self.preprocess(images), "positions": torch.from_numpy(pos)}
         if self.labels is not None:
             batch["labels"] = self.labels[torch.from_numpy(pos)]
