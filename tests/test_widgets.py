@@ -198,7 +198,8 @@ def test_class_and_file_names_are_escaped(tmp_path: Path) -> None:
     ):
         assert escaped in rendered
     # Button captions are plain text in ipywidgets (never parsed as HTML), so they carry the names unchanged.
-    assert [b.description for b in widget.class_buttons] == classes
+    # The class's key is shown on its button.
+    assert [b.description for b in widget.class_buttons] == [f"1 · {classes[0]}", f"2 · {classes[1]}"]
     assert records(tmp_path / "labels.jsonl")[0]["label"] == 0
 
 
@@ -228,7 +229,7 @@ def test_tiles_show_tiny_images_enlarged_without_blur(pool: Pool, color_dataset:
     source = np.asarray(color_dataset[4]["image"].convert("RGB"))
     # 32 px fits 3 whole times into 100 px; each source pixel becomes a 3×3 block (nearest neighbour).
     np.testing.assert_array_equal(shown, source.repeat(3, axis=0).repeat(3, axis=1))
-    assert "random pick" in widget.tiles[0].children[2].value
+    assert "why: chosen by random" in widget.tiles[0].children[2].value  # not "random random pick"
     big = PILImage.new("RGB", (400, 200))
     assert PILImage.open(io.BytesIO(to_png(big, 100))).size == (100, 50)
 
@@ -332,23 +333,25 @@ def test_session_round_trip_submit_fit_next_query(
 ) -> None:
     save_dir = tmp_path / "session"
     learner = make_learner(tmp_path / "labels.jsonl")
-    session = ActiveLearningSession(learner, save_dir=save_dir)
+    session = ActiveLearningSession(learner, save_dir=save_dir, batch_size=4, audit_share=0)
+    assert session.query is None and not (save_dir / "learner.json").exists()  # __init__ neither asks nor saves
+    session.start()
     first = session.query.indices.tolist()
     assert json.loads((save_dir / "learner.json").read_text())["pending"]["indices"] == first  # saved at once
     truth = color_dataset["label"]
-    seen: list[tuple[str, bool]] = []
-    session.status.observe(
-        lambda change: seen.append((change["new"], session.labeling.submit_button.disabled)), "value"
-    )
+    seen: list[str] = []
+    session.status.observe(lambda change: seen.append(change["new"]), "value")
     widget = session.labeling
     for index in first[:3]:
         widget.class_buttons[truth[index]].click()
     widget.skip_button.click()
     widget.submit_button.click()
+    assert session.wait(120)
 
-    # While fit ran, the status said so and the buttons were disabled; afterwards they came back.
-    assert seen[0] == ("<b class='alnb-training'>Training…</b>", True)
+    # The background round said what it did; afterwards the buttons came back.
+    assert any("Training on 3 labels" in text for text in seen)
     assert not widget.submit_button.disabled and session.error.value == ""
+    assert [r["outcome"] for r in session.fit_log] == ["trained"]
     assert [(r["type"], r["index"]) for r in records(tmp_path / "labels.jsonl")] == [
         ("label", first[0]),
         ("label", first[1]),
@@ -375,17 +378,22 @@ def test_session_resumes_with_the_labels_already_given(
     make_learner: Callable[..., ActiveLearner], tmp_path: Path, color_dataset: Dataset, names: list[str]
 ) -> None:
     save_dir = tmp_path / "session"
-    session = ActiveLearningSession(make_learner(tmp_path / "labels.jsonl"), save_dir=save_dir)
+    session = ActiveLearningSession(
+        make_learner(tmp_path / "labels.jsonl"), save_dir=save_dir, batch_size=4, audit_share=0
+    ).start()
     for _ in range(4):
         session.labeling.class_buttons[0].click()
     session.labeling.submit_button.click()
+    assert session.wait(120)
     batch = session.query.indices.tolist()
     session.labeling.class_buttons[1].click()
     # Two labels of round 1, not submitted yet; then the kernel "restarts".
     session.labeling.class_buttons[2].click()
     del session
 
-    resumed = ActiveLearningSession.resume(save_dir, color_dataset, test=color_dataset.select(range(48, 64)))
+    resumed = ActiveLearningSession.resume(
+        save_dir, color_dataset, test=color_dataset.select(range(48, 64)), batch_size=4, audit_share=0
+    )
     assert resumed.query.indices.tolist() == batch and resumed.query.round == 1
     assert resumed.learner.round == 1 and resumed.learner.num_labeled == 6
     states = state_texts(resumed.labeling)
@@ -396,38 +404,46 @@ def test_session_resumes_with_the_labels_already_given(
     assert "After round 0: 4 labels" in resumed.report.summary.value
     resumed.labeling.class_buttons[3].click()
     resumed.labeling.submit_button.click()
+    assert resumed.wait(120)
     assert [r["num_labeled"] for r in resumed.learner.history] == [4, 7]
 
 
 def test_session_errors_are_shown_and_nothing_is_lost(
     make_learner: Callable[..., ActiveLearner], tmp_path: Path
 ) -> None:
-    session = ActiveLearningSession(make_learner(tmp_path / "labels.jsonl"), save_dir=tmp_path / "session")
-    session.labeling.submit_button.click()  # nothing labeled: fit is impossible
-    assert "Nothing is labeled yet" in session.labeling.error.value
+    session = ActiveLearningSession(
+        make_learner(tmp_path / "labels.jsonl"), save_dir=tmp_path / "session", batch_size=4
+    ).start()
+    session.labeling.submit_button.click()  # nothing labeled or skipped: refused, no round used
+    assert "Nothing to submit: label or skip at least one image" in session.labeling.error.value
     assert not session.labeling.submit_button.disabled and session.learner.history == []
+    assert not session.busy and session.fit_log == []
     with pytest.raises(ValueError, match="labels live in memory only"):
         ActiveLearningSession(make_learner(None), save_dir=tmp_path / "other")
     empty = make_learner(tmp_path / "empty.jsonl", indices=[0, 1])
     empty.pool.skip(0)
     empty.pool.skip(1)
     with pytest.raises(ValueError, match="the pool has no unlabeled items to query"):
-        ActiveLearningSession(empty)
+        ActiveLearningSession(empty).start()
 
 
 def test_session_stops_when_the_budget_is_spent(
     make_learner: Callable[..., ActiveLearner], tmp_path: Path
 ) -> None:
     session = ActiveLearningSession(
-        make_learner(tmp_path / "labels.jsonl", budget=4), save_dir=tmp_path / "s"
-    )
+        make_learner(tmp_path / "labels.jsonl", budget=4), save_dir=tmp_path / "s", batch_size=4
+    ).start()
     for _ in range(4):
         session.labeling.class_buttons[1].click()
     session.labeling.submit_button.click()
+    assert session.wait(120)
     assert session.finished and session.query is None
     assert session.stop_reason == "label budget spent"
     assert "Done: label budget spent after 1 rounds (4 labels)" in session.status.value
     assert session.labeling.submit_button.disabled
+    # A click after the end says the session is over (not "wait for the next one").
+    session.labeling.class_buttons[0].click()
+    assert "This session is finished (label budget spent)" in session.labeling.error.value
     again = ActiveLearningSession.resume(tmp_path / "s", session.learner.pool.dataset)
     assert again.finished and again.labeling is None
 

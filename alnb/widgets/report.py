@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import math
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -26,6 +29,21 @@ def _check_history(history: Any) -> list[Mapping[str, Any]]:
         if not isinstance(record, Mapping) or "num_labeled" not in record:
             raise ValueError(f"history[{i}] must be a dict with at least 'num_labeled', got {record!r:.120}.")
     return list(history)
+
+
+def _load_runs(name: str, runs: Any) -> Any:
+    """``runs`` as given, or the history in an earlier session's folder (``learner.json``) or file."""
+    if isinstance(runs, (str, os.PathLike)):
+        path = Path(runs)
+        path = path / "learner.json" if path.is_dir() else path
+        if not path.is_file():
+            raise ValueError(
+                f"baselines[{name!r}] = {str(runs)!r} is neither a session folder (with learner.json) nor a "
+                "JSON file of a history."
+            )
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data["history"] if isinstance(data, dict) and "history" in data else data
+    return runs
 
 
 def _has_metric(history: Sequence[Mapping[str, Any]], metric: str) -> bool:
@@ -51,7 +69,8 @@ class RoundReport(w.VBox):
         Class names (histogram ticks).
     baselines : mapping of str to list of histories, optional
         Earlier runs to compare with, in :func:`alnb.plots.learning_curves`'s ``runs`` format
-        (``name -> [history_seed0, ...]``, or a single history).
+        (``name -> [history_seed0, ...]``, or a single history), or the folder of an earlier session (its
+        ``learner.json`` history is read).
     name : str
         Legend name of this session's curve.
     n_bins : int
@@ -97,7 +116,7 @@ class RoundReport(w.VBox):
             raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
         if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 400:
             raise ValueError(f"dpi must be an integer in [20, 400], got {dpi!r}.")
-        self.baselines = dict(baselines or {})
+        self.baselines = {name: _load_runs(name, runs) for name, runs in (baselines or {}).items()}
         self.name = name
         self.n_bins = n_bins
         self.figsize = (float(figsize[0]), float(figsize[1]))
@@ -110,12 +129,19 @@ class RoundReport(w.VBox):
         self.figure: Figure | None = None
         #: PNG bytes of the last figure.
         self.png: bytes | None = None
+        #: The audit estimate shown with the report (:meth:`set_audit`).
+        self.audit: Any = None
         self.add_class("alnb-report")
         self.children = [self.summary, self.output]
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return self._class_names
+
+    def set_audit(self, audit: Any) -> None:
+        """Show ``audit`` (an :class:`alnb.audit.AuditEstimate`) with the next :meth:`update`: in the summary
+        line, and in the reliability panel when there is no test set."""
+        self.audit = audit
 
     def update(self, history: Sequence[Mapping[str, Any]], probs: Any = None, labels: Any = None) -> None:
         """Redraw the report for ``history`` (the learner's) and, when given, test-set ``probs`` / ``labels``.
@@ -138,6 +164,14 @@ class RoundReport(w.VBox):
         axes = fig.subplots(2, 2)
         if probs is not None:
             reliability_diagram(probs, labels, n_bins=self.n_bins, ax=axes[0, 0], title="test set")
+        elif self.audit is not None and self.audit.accuracy is not None:
+            a, e = self.audit.accuracy, self.audit.ece
+            self._empty(
+                axes[0, 0],
+                f"no test set; audit estimate from\n{self.audit.n} images drawn at random:\n\n"
+                f"accuracy {a.estimate:.2f}  [{a.low:.2f}, {a.high:.2f}]\n(Wilson {a.level:.0%} interval)\n\n"
+                f"ECE {e.estimate:.3f}  [{e.low:.3f}, {e.high:.3f}]\n(bootstrap {e.level:.0%} interval)",
+            )
         else:
             self._empty(axes[0, 0], "reliability diagram:\nno test set")
         runs = {**self.baselines, self.name: history}
@@ -174,7 +208,10 @@ class RoundReport(w.VBox):
             parts.append(f"accuracy {float(last['accuracy']):.3f}")
         if _has_metric([last], "ece"):
             parts.append(f"ECE {format_ece(float(last['ece']))}")
-        return f'<b class="alnb-summary">{html.escape(" · ".join(parts))}</b>'
+        text = f'<b class="alnb-summary">{html.escape(" · ".join(parts))}</b>'
+        if self.audit is not None and self.audit.accuracy is not None:
+            text += f'<br><span class="alnb-audit-summary">{html.escape(self.audit.describe())}</span>'
+        return text
 
     @staticmethod
     def _empty(ax: Any, text: str) -> None:
