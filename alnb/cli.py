@@ -1,17 +1,31 @@
-"""Command line: ``alnb run`` (one simulated experiment) and ``alnb compare`` (methods × adapters × seeds).
+"""Command line: ``alnb run`` (one simulated experiment), ``alnb compare`` (methods × adapters × seeds), ``alnb study``.
 
-Both run offline on the embedded tiny CLIP and scikit-learn's digits by default, and take any Hugging Face model id or local
-folder (``--model``) and any built-in, image-folder (``folder:PATH``) or Hugging Face data set (``--dataset``).
+They run offline on the embedded tiny CLIP and scikit-learn's digits by default, and take any Hugging Face model id or
+local folder (``--model``) and any built-in, image-folder (``folder:PATH``) or Hugging Face data set (``--dataset``),
+with its own columns and splits (``--image-column img --label-column fine_label --test-split test``).
+
+The experiment flags are generated from :class:`alnb.experiment.ExperimentConfig` and its nested
+:class:`alnb.training.TrainerConfig`: one flag per field, named after it (``lr`` → ``--lr``, ``batch_size`` →
+``--batch-size``), its help from ``field(metadata={"help": ...})``, its choices from a ``Literal`` type, ``--x`` /
+``--no-x`` for a bool and JSON for a dict. ``metadata={"cli": False}`` keeps a field off the command line and
+``metadata={"flag": "--name"}`` renames its flag. A new option is one field; nothing here changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
-from collections.abc import Sequence
+import types
+import typing
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["main"]
+__all__ = ["add_config_arguments", "build_parser", "config_from_args", "main"]
+
+_UNION_TYPES: tuple[Any, ...] = (typing.Union, types.UnionType)
 
 
 def _int_list(text: str) -> list[int]:
@@ -37,34 +51,165 @@ def _positive(text: str) -> int:
     return value
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model", default=None, help="HF model id or local folder (default: the embedded tiny CLIP)"
-    )
-    parser.add_argument(
-        "--dataset", default="digits", help="digits | glyphs | folder:PATH | HF name or saved folder"
-    )
-    parser.add_argument("--rounds", type=_positive, default=10, help="active-learning rounds (default 10)")
-    parser.add_argument(
-        "--query-size", type=_positive, default=None, help="labels per round (default: #classes)"
-    )
-    parser.add_argument("--epochs", type=_positive, default=10, help="training epochs per round (default 10)")
-    parser.add_argument("--lr", type=float, default=0.002, help="learning rate (default 0.002, C-PEAL)")
-    parser.add_argument("--batch-size", type=_positive, default=32)
-    parser.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
-    parser.add_argument(
-        "--pool-size", type=_positive, default=None, help="subsample the pool (seeded) for speed"
-    )
-    parser.add_argument(
-        "--test-size", type=_positive, default=None, help="subsample the test split for speed"
-    )
-    parser.add_argument(
-        "--initial-strategy", default="random", help="strategy of round 0 (random, typiclust, zeroshot)"
-    )
-    parser.add_argument("--out", type=Path, default=None, help="output folder (histories, table, figures)")
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON object such as '{{\"n_ctx\": 4}}', got {text!r}: {error}"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"n_ctx\": 4}}', got {text!r}")
+    return value
+
+
+def _number(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+# --------------------------------------------------------------------- flags from dataclass fields
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """The fields' resolved annotations (``from __future__ import annotations`` leaves them as strings)."""
+    try:
+        return typing.get_type_hints(cls)
+    except (NameError, TypeError):  # a class defined where its annotations cannot be resolved
+        return {f.name: f.type for f in dataclasses.fields(cls)}
+
+
+def _strip_optional(annotation: Any) -> tuple[Any, bool]:
+    if typing.get_origin(annotation) in _UNION_TYPES:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], len(args) < len(typing.get_args(annotation))
+    return annotation, False
+
+
+def _default(spec: dataclasses.Field[Any]) -> Any:
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return dataclasses.MISSING
+
+
+def _argument(spec: dataclasses.Field[Any], annotation: Any) -> dict[str, Any]:
+    """``add_argument`` keywords of one field: type, choices, action and help."""
+    kind, _ = _strip_optional(annotation)
+    help_text = str(spec.metadata.get("help", ""))
+    default = _default(spec)
+    if default is not None and default is not dataclasses.MISSING and default != {}:
+        help_text = f"{help_text} (default: {default})" if help_text else f"default: {default}"
+    options: dict[str, Any] = {"help": help_text}
+    choices = spec.metadata.get("choices")
+    if typing.get_origin(kind) is typing.Literal:
+        choices = choices or typing.get_args(kind)
+        kind = type(typing.get_args(kind)[0])
+    if kind is bool:
+        options["action"] = argparse.BooleanOptionalAction
+        return options
+    if kind is int or kind is float:
+        options["type"] = _number(kind)
+        options["metavar"] = "N" if kind is int else "X"
+    elif typing.get_origin(kind) is dict or kind is dict:
+        options["type"] = _json_object
+        options["metavar"] = "JSON"
+    elif kind is not str:
+        raise TypeError(
+            f"field {spec.name!r} has type {annotation!r}, which alnb.cli cannot read from a flag"
+        )
+    if choices:
+        options["choices"] = tuple(choices)
+    return options
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    cls: type,
+    *,
+    only: Iterable[str] | None = None,
+    prefix: str = "",
+) -> None:
+    """Add one flag per field of the dataclass ``cls`` (recursing into dataclass-typed fields) to ``parser``.
+
+    Flags default to "not given" (``argparse.SUPPRESS``): :func:`config_from_args` sets only the given ones, and the
+    dataclass keeps its own defaults for the rest.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        Where the flags go.
+    cls : type
+        A dataclass; each field's ``metadata`` may hold ``help``, ``flag``, ``choices`` and ``cli`` (``False``: no flag).
+    only : iterable of str, optional
+        Add flags for these (top-level) fields only.
+    prefix : str
+        Destination prefix of nested fields (used by the recursion: ``trainer.epochs``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from alnb.experiment import ExperimentConfig
+    >>> parser = argparse.ArgumentParser()
+    >>> add_config_arguments(parser, ExperimentConfig)
+    >>> config = config_from_args(ExperimentConfig, parser.parse_args(["--rounds", "3", "--lr", "0.01"]))
+    >>> config.rounds, config.trainer.lr, config.trainer.epochs
+    (3, 0.01, 10)
+    """
+    wanted = None if only is None else set(only)
+    hints = _field_types(cls)
+    for spec in dataclasses.fields(cls):
+        if (wanted is not None and spec.name not in wanted) or not spec.metadata.get("cli", True):
+            continue
+        annotation = hints.get(spec.name, spec.type)
+        nested, _ = _strip_optional(annotation)
+        if dataclasses.is_dataclass(nested) and isinstance(nested, type):
+            group = parser.add_argument_group(str(spec.metadata.get("help", spec.name)))
+            add_config_arguments(group, nested, prefix=f"{prefix}{spec.name}.")
+            continue
+        flag = str(spec.metadata.get("flag", "--" + spec.name.replace("_", "-")))
+        parser.add_argument(
+            flag, dest=prefix + spec.name, default=argparse.SUPPRESS, **_argument(spec, annotation)
+        )
+
+
+def config_from_args(cls: type, args: argparse.Namespace, *, prefix: str = "", **overrides: Any) -> Any:
+    """The dataclass ``cls`` built from the flags :func:`add_config_arguments` added and the user gave.
+
+    Nested dataclass fields are built from their own flags (``trainer.lr``); ``overrides`` set fields directly.
+    Values are checked by the dataclass itself (its ``__post_init__``).
+    """
+    given = vars(args)
+    hints = _field_types(cls)
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(cls):
+        nested, _ = _strip_optional(hints.get(spec.name, spec.type))
+        if dataclasses.is_dataclass(nested) and isinstance(nested, type):
+            if any(key.startswith(f"{prefix}{spec.name}.") for key in given):
+                values[spec.name] = config_from_args(nested, args, prefix=f"{prefix}{spec.name}.")
+        elif prefix + spec.name in given:
+            values[spec.name] = given[prefix + spec.name]
+    values.update(overrides)
+    return cls(**values)
+
+
+# --------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``alnb`` parser: ``run``, ``compare``, ``study``, ``strategies``, ``losses``."""
+    from alnb.experiment import ExperimentConfig
+
     parser = argparse.ArgumentParser(
         prog="alnb", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -76,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--adapter", default="coop", help="coop | lora | vpt | linear | zeroshot")
     run.add_argument("--seed", type=int, default=0)
-    _common(run)
+    add_config_arguments(run, ExperimentConfig)
+    run.add_argument("--out", type=Path, default=None, help="output folder (histories, table, figures)")
 
     cmp = commands.add_parser("compare", help="compare methods × adapters × seeds")
     cmp.add_argument(
@@ -91,13 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--seeds", type=_int_list, default=[0, 1, 2], help="comma-separated seeds (default 0,1,2)"
     )
-    _common(cmp)
+    add_config_arguments(cmp, ExperimentConfig)
+    cmp.add_argument("--out", type=Path, default=None, help="output folder (histories, table, figures)")
 
     study = commands.add_parser(
         "study",
         help="one of the evidence studies: cpeal | prompt-vs-lora | peal",
         description="Run a study (methods × adapters × tasks × seeds) and write histories.json, summary.json, "
-        "report.md and figures. An interrupted study resumes from --out's histories.json.",
+        "report.md and figures. An interrupted study resumes from --out's histories.json. Rounds, pool and test "
+        "sizes default to the protocol's (10 rounds, whole splits).",
     )
     study.add_argument("name", help="cpeal | prompt-vs-lora | peal")
     study.add_argument(
@@ -107,13 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods", type=_str_list, default=None, help="comma-separated methods (default: the study's)"
     )
     study.add_argument("--seeds", type=_int_list, default=[0, 1, 2, 3, 4], help="seeds (default 0,1,2,3,4)")
-    study.add_argument("--rounds", type=_positive, default=None, help="rounds (default: the protocol's, 10)")
     study.add_argument("--protocol", default="alnb", help="alnb (tuned, default) | cpeal-paper")
-    study.add_argument(
-        "--model", default=None, help="CLIP-family HF id or folder (default: the embedded tiny CLIP)"
-    )
-    study.add_argument("--pool-size", type=_positive, default=None, help="subsample each pool (seeded)")
-    study.add_argument("--test-size", type=_positive, default=None, help="subsample each test split")
+    add_config_arguments(study, ExperimentConfig, only=("model", "rounds", "pool_size", "test_size"))
     study.add_argument(
         "--mechanism-sizes",
         type=_int_list,
@@ -125,24 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("strategies", help="list the query strategies")
     commands.add_parser("losses", help="list the calibration losses")
     return parser
-
-
-def _config(args: argparse.Namespace):
-    from alnb.experiment import ExperimentConfig
-
-    return ExperimentConfig(
-        model=args.model,
-        dataset=args.dataset,
-        rounds=args.rounds,
-        query_size=args.query_size,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        initial_strategy=args.initial_strategy,
-        pool_size=args.pool_size,
-        test_size=args.test_size,
-    )
 
 
 def _check_adapters(adapters: Sequence[str]) -> None:
@@ -182,16 +307,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "study":
         from alnb.studies import headline, run_study, summarize
 
+        given = vars(args)
         histories = run_study(
             args.name,
             tasks=args.tasks,
             methods=args.methods,
             seeds=args.seeds,
-            rounds=args.rounds,
+            rounds=given.get("rounds"),
             protocol=args.protocol,
-            model=args.model,
-            pool_size=args.pool_size,
-            test_size=args.test_size,
+            model=given.get("model"),
+            pool_size=given.get("pool_size"),
+            test_size=given.get("test_size"),
             mechanism_sizes=args.mechanism_sizes,
             out=args.out,
         )
@@ -199,9 +325,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"wrote histories.json, summary.json, report.md and figures to {args.out}")
         return 0
 
-    from alnb.experiment import compare, parse_method
+    from alnb.experiment import ExperimentConfig, compare, load_splits, parse_method
 
-    config = _config(args)
+    config = config_from_args(ExperimentConfig, args)
     if args.command == "run":
         methods, adapters, seeds = [args.method], [args.adapter], [args.seed]
     else:
@@ -209,7 +335,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     for method in methods:
         parse_method(method)  # fail fast, before any model loads
     _check_adapters(adapters)
-    comparison = compare(methods, adapters, seeds, config, out=args.out)
+    splits = load_splits(config)
+    if splits.note:
+        print(f"note: {splits.note}")
+    comparison = compare(methods, adapters, seeds, config, out=args.out, data=splits)
     print(comparison.table())
     if args.out is not None:
         print(f"wrote histories.json, results.md and figures to {args.out}")

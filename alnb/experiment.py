@@ -4,6 +4,10 @@ A *method* is a query strategy plus the calibration loss its model trains with. 
 balancing (``entropy+pcb``) on a model trained with cross-entropy + the annealed uncertainty-calibration loss. Any other
 method is written ``STRATEGY`` or ``STRATEGY@CALIBRATION`` (``"margin@uc"``, ``"badge"``), optionally followed by
 ``/COLD_START``, the strategy of round 0 (``"cpeal/typiclust"``; default: the config's ``initial_strategy``, random).
+
+:class:`ExperimentConfig` holds everything else, its training options nested as a :class:`~alnb.training.TrainerConfig`
+(``config.trainer``). Every field carries its help in ``field(metadata={"help": ...})``; ``alnb.cli`` builds its flags
+from them, so a new option is one field.
 """
 
 from __future__ import annotations
@@ -11,28 +15,41 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alnb._validation import check_fraction, check_non_negative_int, check_positive_int
 from alnb.learner import ActiveLearner
 from alnb.pool import Pool
 from alnb.strategies import available as available_strategies
 from alnb.strategies import build_strategy
+from alnb.training.config import TrainerConfig
 
 __all__ = [
+    "CONFIG_FORMAT",
     "METHOD_ALIASES",
     "METHOD_PRESETS",
+    "Comparison",
     "ExperimentConfig",
     "Method",
+    "Splits",
     "compare",
     "load_data",
+    "load_splits",
     "parse_method",
     "run_experiment",
+    "write_report",
 ]
+
+#: Version of :meth:`ExperimentConfig.to_dict`: 2 nests the training options under ``"trainer"``; 1 (alnb 0.2,
+#: written without a ``"format"`` key) had ``epochs``, ``warmup_epochs``, ``lr``, ``batch_size``, ``optimizer`` and
+#: ``trainer_options`` at the top level. :meth:`ExperimentConfig.from_dict` reads both.
+CONFIG_FORMAT = 2
+_FORMAT_1_TRAINER_KEYS = ("epochs", "warmup_epochs", "lr", "batch_size", "optimizer")
 
 #: Named methods: (strategy spec, calibration loss).
 METHOD_PRESETS: dict[str, tuple[str, str]] = {
@@ -92,66 +109,216 @@ def parse_method(text: str, *, aliases: bool = True) -> Method:
     return Method(text, strategy, calibration)
 
 
+def _help(text: str, **metadata: Any) -> dict[str, Any]:
+    """A field's metadata: its help on the command line (``cli=False`` keeps it off the command line)."""
+    return {"help": text, **metadata}
+
+
+def _check_optional_positive(value: Any, name: str) -> None:
+    if value is not None:
+        check_positive_int(value, name)
+
+
+def _check_name(value: Any, name: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}.")
+
+
 @dataclass
 class ExperimentConfig:
-    """Everything one simulated run needs besides the method, adapter and seed."""
+    """Everything one simulated run needs besides the method, adapter and seed.
 
-    model: str | None = None  # None: the embedded tiny CLIP
-    dataset: str = "digits"
-    rounds: int = 10
-    query_size: int | None = None  # default: number of classes (C-PEAL)
-    epochs: int = 10
-    warmup_epochs: int | None = None  # default: 1 (C-PEAL), 0 for single-epoch runs
-    lr: float = 0.002
-    batch_size: int = 32
-    optimizer: str = "sgd"
-    initial_strategy: str = "random"
-    pool_size: int | None = None  # subsample the pool (seeded) for speed
-    test_size: int | None = None  # subsample the test split (seeded)
-    adapter_options: dict[str, Any] = field(default_factory=dict)
-    # any other TrainerConfig field, applied last
-    trainer_options: dict[str, Any] = field(default_factory=dict)
+    The training options are one nested :class:`~alnb.training.TrainerConfig` (``trainer``); its ``seed``,
+    ``calibration`` and ``image_column`` are set per run by :meth:`trainer_config` (from the run's seed, the method and
+    this config's ``image_column``). Each field's help is its ``metadata["help"]``, read by ``alnb.cli``.
 
-    def trainer_config(self, *, seed: int, calibration: str = "none") -> Any:
-        """The quiet :class:`alnb.training.TrainerConfig` of one run with this config's training fields."""
-        from alnb.training import TrainerConfig
+    Examples
+    --------
+    >>> config = ExperimentConfig(rounds=2, trainer=TrainerConfig(epochs=1))
+    >>> config.trainer.warmup_epochs, config.trainer_config(seed=3, calibration="uc").seed
+    (0, 3)
+    """
 
-        warmup = min(1, self.epochs - 1) if self.warmup_epochs is None else self.warmup_epochs
-        return TrainerConfig(
-            epochs=self.epochs,
-            warmup_epochs=warmup,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            optimizer=self.optimizer,
-            seed=seed,
-            calibration=calibration,
-            quiet=True,
-            **self.trainer_options,
+    model: str | None = field(
+        default=None, metadata=_help("HF model id or local folder (default: the embedded tiny CLIP)")
+    )
+    dataset: str = field(
+        default="digits",
+        metadata=_help("built-in task (digits, glyphs, ...) | folder:PATH | HF name or save_to_disk folder"),
+    )
+    image_column: str = field(default="image", metadata=_help("column of the data set holding the images"))
+    label_column: str = field(
+        default="label", metadata=_help("column of the data set holding the labels (a ClassLabel)")
+    )
+    train_split: str = field(default="train", metadata=_help("split that forms the pool"))
+    test_split: str = field(
+        default="test",
+        metadata=_help("split scored each round; when the data set has none, a seeded split of the pool"),
+    )
+    test_fraction: float = field(
+        default=0.25,
+        metadata=_help("share held out as the test set when there is no test split (or for folder:PATH)"),
+    )
+    split_seed: int = field(default=0, metadata=_help("seed of that held-out split"))
+    rounds: int = field(default=10, metadata=_help("active-learning rounds"))
+    query_size: int | None = field(default=None, metadata=_help("labels per round (default: #classes)"))
+    initial_strategy: str = field(
+        default="random", metadata=_help("strategy of round 0 (random, typiclust, zeroshot)")
+    )
+    pool_size: int | None = field(default=None, metadata=_help("subsample the pool (seeded) for speed"))
+    test_size: int | None = field(default=None, metadata=_help("subsample the test split (seeded) for speed"))
+    adapter_options: dict[str, Any] = field(
+        default_factory=dict, metadata=_help("adapter options as JSON, e.g. '{\"n_ctx\": 4}'")
+    )
+    trainer: TrainerConfig = field(default_factory=TrainerConfig, metadata=_help("training options"))
+
+    def __post_init__(self) -> None:
+        if self.model is not None:
+            _check_name(self.model, "model")
+        for name in (
+            "dataset",
+            "image_column",
+            "label_column",
+            "train_split",
+            "test_split",
+            "initial_strategy",
+        ):
+            _check_name(getattr(self, name), name)
+        check_fraction(self.test_fraction, "test_fraction", inclusive=False)
+        check_non_negative_int(self.split_seed, "split_seed")
+        check_positive_int(self.rounds, "rounds")
+        for name in ("query_size", "pool_size", "test_size"):
+            _check_optional_positive(getattr(self, name), name)
+        if not isinstance(self.adapter_options, dict):
+            raise ValueError(f"adapter_options must be a dict, got {self.adapter_options!r}.")
+        if isinstance(self.trainer, Mapping):
+            self.trainer = TrainerConfig(**self.trainer)
+        elif not isinstance(self.trainer, TrainerConfig):
+            raise ValueError(
+                f"trainer must be a TrainerConfig or a dict of its fields, got {self.trainer!r}."
+            )
+
+    def trainer_config(self, *, seed: int, calibration: str = "none") -> TrainerConfig:
+        """The quiet :class:`~alnb.training.TrainerConfig` of one run: ``trainer`` with the run's seed, the method's
+        calibration and this config's image column."""
+        return dataclasses.replace(
+            self.trainer, seed=seed, calibration=calibration, quiet=True, image_column=self.image_column
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able fields (the trainer's nested), with ``"format": CONFIG_FORMAT``."""
+        return {"format": CONFIG_FORMAT, **dataclasses.asdict(self)}
 
-def load_data(name: str, seed: int = 0) -> tuple[Any, Any, list[str]]:
-    """Pool split, test split and class names for a built-in name, an image folder or a hub / saved data set.
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExperimentConfig:
+        """A config from :meth:`to_dict`'s output, or from the flat format 1 that alnb 0.2 wrote (no ``"format"``).
 
-    ``"digits"`` / ``"glyphs"``: built-in; ``"folder:PATH"``: an image folder in class sub-folders (split 75/25, seeded);
-    anything else: :func:`alnb.datasets.from_hub` with ``train`` and ``test`` splits.
+        Raises
+        ------
+        ValueError
+            For another format version, or keys that are not fields.
+        """
+        data = dict(data)
+        version = data.pop("format", 1)
+        if version == 1:
+            trainer = dict(data.pop("trainer_options", None) or {})
+            trainer.update({k: data.pop(k) for k in _FORMAT_1_TRAINER_KEYS if k in data})
+            data["trainer"] = trainer
+        elif version != CONFIG_FORMAT:
+            raise ValueError(
+                f"experiment config format {version!r} is not known; this alnb reads formats 1 and {CONFIG_FORMAT}"
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"experiment config (format {version}) has unknown keys {unknown}; expected some of {sorted(known)}"
+            )
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The pool split, the test split and the class names of a run, plus what was done to get them.
+
+    Unpacks as ``train, test, class_names = splits``.
+    """
+
+    train: Any
+    test: Any
+    class_names: list[str]
+    note: str | None = None  # e.g. that the test set is a seeded split of the pool split
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.train, self.test, self.class_names))
+
+
+def _pick_split(splits: Any, split: str, argument: str, name: str) -> Any:
+    if split not in splits:
+        raise ValueError(
+            f"{argument}={split!r} is not a split of dataset={name!r}; it has splits {list(splits)}"
+        )
+    return splits[split]
+
+
+def _held_out(train: Any, label_column: str, fraction: float, seed: int) -> tuple[Any, Any]:
+    if label_column not in train.column_names:
+        raise ValueError(
+            f"label_column={label_column!r} is not a column of the data set; it has columns {train.column_names}"
+        )
+    parts = train.train_test_split(test_size=fraction, seed=seed, stratify_by_column=label_column)
+    return parts["train"], parts["test"]
+
+
+def load_splits(config: ExperimentConfig | None = None, **fields: Any) -> Splits:
+    """Pool split, test split and class names named by a config (or by config fields as keywords).
+
+    ``dataset``: a built-in task (:func:`alnb.datasets.available`); ``"folder:PATH"``, an image folder in class
+    sub-folders (``test_fraction`` held out, seeded by ``split_seed``); anything else, a Hugging Face data set or a
+    ``save_to_disk`` folder (:func:`alnb.datasets.from_hub`) with its own columns (``image_column`` /
+    ``label_column``, e.g. ``img`` / ``fine_label``) and splits (``train_split`` / ``test_split``). A data set without
+    the test split (or a single saved ``Dataset``) holds out ``test_fraction`` of the pool split, stratified and seeded
+    by ``split_seed``, and says so in ``note``.
     """
     from alnb import datasets as alnb_datasets
 
+    config = dataclasses.replace(config, **fields) if config is not None else ExperimentConfig(**fields)
+    name, image, label = config.dataset, config.image_column, config.label_column
+    note = None
     if name in alnb_datasets.available():
         splits = alnb_datasets.load(name)
-        train, test = splits["train"], splits["test"]
+        train = _pick_split(splits, config.train_split, "train_split", name)
+        test = _pick_split(splits, config.test_split, "test_split", name)
     elif name.startswith("folder:"):
         full = alnb_datasets.image_folder(name.removeprefix("folder:"), labeled=True)
         full = full.filter(lambda row: row["label"] >= 0)
-        parts = full.train_test_split(test_size=0.25, seed=seed, stratify_by_column="label")
-        train, test = parts["train"], parts["test"]
+        train, test = _held_out(full, "label", config.test_fraction, config.split_seed)
+        note = (
+            f"image folder: {config.test_fraction:.0%} of its labeled images held out as the test set "
+            f"(stratified, split_seed={config.split_seed})"
+        )
     else:
-        splits = alnb_datasets.from_hub(name)
-        if not hasattr(splits, "keys") or not {"train", "test"} <= set(splits.keys()):
-            raise ValueError(f"dataset={name!r} must have 'train' and 'test' splits")
-        train, test = splits["train"], splits["test"]
-    return train, test, alnb_datasets.class_names(train)
+        loaded = alnb_datasets.from_hub(name, image_column=image, label_column=label, rename=False)
+        if not hasattr(loaded, "keys"):  # one saved Dataset: it is the pool split
+            loaded = {config.train_split: loaded}
+        train = _pick_split(loaded, config.train_split, "train_split", name)
+        if config.test_split in loaded:
+            test = loaded[config.test_split]
+        else:
+            train, test = _held_out(train, label, config.test_fraction, config.split_seed)
+            note = (
+                f"dataset {name!r} has no {config.test_split!r} split (splits: {list(loaded)}): "
+                f"{config.test_fraction:.0%} of {config.train_split!r} held out as the test set "
+                f"(stratified, split_seed={config.split_seed})"
+            )
+    return Splits(train, test, alnb_datasets.class_names(train, label), note)
+
+
+def load_data(name: str, seed: int = 0, **layout: Any) -> tuple[Any, Any, list[str]]:
+    """``(train, test, class_names)`` of :func:`load_splits` for ``dataset=name`` (``seed``: the held-out split's);
+    ``layout`` sets the other data fields of :class:`ExperimentConfig` (``image_column``, ``test_split``, ...)."""
+    train, test, names = load_splits(dataset=name, split_seed=seed, **layout)
+    return train, test, names
 
 
 def _subsample(n: int, size: int | None, seed: int) -> np.ndarray | None:
@@ -182,7 +349,7 @@ def run_experiment(
 
     method = parse_method(method) if isinstance(method, str) else method
     config = config or ExperimentConfig()
-    train, test, names = data if data is not None else load_data(config.dataset, seed=0)
+    train, test, names = data if data is not None else load_splits(config)
     test_rows = _subsample(len(test), config.test_size, 0)
     if test_rows is not None:
         test = test.select(test_rows)
@@ -193,7 +360,13 @@ def run_experiment(
     trainer = Trainer(config.trainer_config(seed=seed, calibration=method.calibration))
     if feature_cache is not None:
         trainer.feature_cache = feature_cache
-    pool = Pool(train, names, indices=_subsample(len(train), config.pool_size, seed))
+    pool = Pool(
+        train,
+        names,
+        indices=_subsample(len(train), config.pool_size, seed),
+        image_column=config.image_column,
+        label_column=config.label_column,
+    )
     learner = ActiveLearner(
         classifier,
         pool,
@@ -211,9 +384,11 @@ def run_experiment(
 
 @dataclass
 class Comparison:
-    """Histories of every (method, adapter, seed) run of a comparison."""
+    """Histories of every (method, adapter, seed) run of a comparison, and notes on the data (e.g. a held-out
+    split)."""
 
     runs: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
 
     def curves(self, adapter: str | None = None) -> dict[str, list[list[dict[str, Any]]]]:
         """``{label: [history per seed]}``, the input of :func:`alnb.plots.learning_curves`."""
@@ -261,8 +436,12 @@ def compare(
     *,
     out: str | Path | None = None,
     progress: bool = True,
+    data: Splits | tuple[Any, Any, list[str]] | None = None,
 ) -> Comparison:
-    """Run every method × adapter × seed on one data set; with ``out``, write histories, a table and figures there."""
+    """Run every method × adapter × seed on one data set; with ``out``, write histories, a table and figures there.
+
+    ``data`` (:func:`load_splits`' result) skips loading the data set named by the config.
+    """
     from tqdm.auto import tqdm
 
     from alnb.training import FeatureCache
@@ -270,7 +449,9 @@ def compare(
     config = config or ExperimentConfig()
     cache = FeatureCache()
     parsed = [parse_method(m) if isinstance(m, str) else m for m in methods]
-    data = load_data(config.dataset, seed=0)
+    if data is None:
+        data = load_splits(config)
+    notes = [data.note] if isinstance(data, Splits) and data.note else []
     runs: list[dict[str, Any]] = []
     last: dict[tuple[str, str], ActiveLearner] = {}
     jobs = [(m, a, s) for a in adapters for m in parsed for s in seeds]
@@ -289,7 +470,7 @@ def compare(
             }
         )
         last[(method.name, adapter)] = learner
-    comparison = Comparison(runs)
+    comparison = Comparison(runs, notes)
     if out is not None:
         write_report(comparison, last, config, Path(out))
     return comparison
@@ -306,7 +487,7 @@ def write_report(
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "histories.json").write_text(
-        json.dumps({"config": dataclasses.asdict(config), "runs": comparison.runs}, indent=2)
+        json.dumps({"config": config.to_dict(), "notes": comparison.notes, "runs": comparison.runs}, indent=2)
     )
     (out / "results.md").write_text(comparison.table() + "\n")
     for metric in ("accuracy", "ece"):

@@ -22,12 +22,13 @@ import torch
 from tqdm.auto import tqdm
 
 from alnb._paths import resolve_model_name
+from alnb._validation import check_non_negative_int, check_positive_int
 from alnb.errors import BudgetSpentError, NonFinitePredictionsError, PoolExhaustedError, StepOrderError
 from alnb.metrics import evaluate as evaluate_metrics
 from alnb.pool import Pool
 from alnb.predictions import Predictions
 from alnb.stopping import LabelBudget, MaxRounds, StoppingCriterion
-from alnb.store import LabelStore
+from alnb.store import LabelStore, dataset_fingerprint, is_database_url
 from alnb.strategies import QueryContext, Strategy, build_strategy
 
 __all__ = ["ActiveLearner", "DatasetOracle", "NonFinitePredictionsError", "Query"]
@@ -35,6 +36,9 @@ __all__ = ["ActiveLearner", "DatasetOracle", "NonFinitePredictionsError", "Query
 IntArray = npt.NDArray[np.int64]
 Oracle = Callable[[IntArray], Sequence[int]]
 _STATE_FILE = "learner.json"
+#: Version of ``learner.json``. 2: the pool's round and data layout (``round``, ``image_column``, ``label_column``)
+#: are saved, ``fitted_labels`` is gone. 1 (alnb 0.2) is still read.
+_STATE_FORMAT = 2
 
 
 def _check_finite(predictions: Predictions, store: LabelStore, num_labeled: int) -> None:
@@ -129,7 +133,7 @@ class DatasetOracle:
     """A simulated annotator that answers with the labels stored in a column of the data set."""
 
     def __init__(self, dataset: Any, column: str = "label") -> None:
-        if column not in dataset.column_names:
+        if column not in getattr(dataset, "column_names", ()):
             raise ValueError(
                 f"column={column!r} is not in the data set; it has columns {dataset.column_names}"
             )
@@ -164,8 +168,12 @@ def _relative_store_path(store_path: Path, directory: Path) -> str:
         return str(absolute)
 
 
-def _check_store_file(state: Mapping[str, Any], directory: Path) -> Path:
+def _check_store_file(state: Mapping[str, Any], directory: Path) -> Path | str:
     """The saved label file's path (relative paths are inside ``directory``); it must exist."""
+    if is_database_url(state["store"]):  # a database: its saved URL, no password
+        from alnb.store.sql import resolve_saved_url
+
+        return resolve_saved_url(state["store"], directory)
     path = Path(state["store"])
     if not path.is_absolute():
         path = (directory / path).absolute()
@@ -220,8 +228,14 @@ class ActiveLearner:
         Strategy of the first query, when nothing is labeled yet (``"random"``, ``"typiclust"`` or ``"zeroshot"``).
     stopping : sequence of StoppingCriterion
         Extra criteria for ``run`` besides the budget (e.g. ``MetricPatience``, ``CalibrationPlateau``).
-    test_label_column : str
-        Label column of ``test``.
+    test_label_column : str, optional
+        Label column of ``test``; default: the pool's ``label_column`` (the test set has the pool's layout).
+
+    Notes
+    -----
+    The pool's data layout is the one setting of the columns: the trainer reads images from ``pool.image_column``
+    (a trainer config left at the default ``"image"`` is given the pool's column), and ``run`` without an oracle, like
+    ``test``, reads labels from ``pool.label_column``. The round is the pool's (:attr:`round`).
     """
 
     def __init__(
@@ -237,28 +251,27 @@ class ActiveLearner:
         query_size: int | None = None,
         initial_strategy: str | Mapping[str, Any] | Strategy = "random",
         stopping: Sequence[StoppingCriterion] = (),
-        test_label_column: str = "label",
+        test_label_column: str | None = None,
     ) -> None:
         if list(classifier.class_names) != list(pool.class_names):
             raise ValueError(
                 f"classifier.class_names {list(classifier.class_names)} differ from pool.class_names "
                 f"{list(pool.class_names)}; expected the same classes in the same order"
             )
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-            raise ValueError(f"budget={budget!r} must be a positive int or None")
-        if query_size is not None and (
-            isinstance(query_size, bool) or not isinstance(query_size, int) or query_size < 1
-        ):
-            raise ValueError(f"query_size={query_size!r} must be a positive int or None")
-        if not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed={seed!r} must be a non-negative int")
+        if budget is not None:
+            check_positive_int(budget, "budget")
+        if query_size is not None:
+            check_positive_int(query_size, "query_size")
+        check_non_negative_int(seed, "seed")
+        if test_label_column is None:
+            test_label_column = pool.label_column
         if test is not None and test_label_column not in test.column_names:
             raise ValueError(
                 f"test_label_column={test_label_column!r} is not a column of test ({test.column_names})"
             )
         self.classifier = classifier
         self.pool = pool
-        self.trainer = trainer
+        self.trainer = _with_image_column(trainer, pool.image_column)
         self.strategy = build_strategy(strategy)
         self.initial_strategy = build_strategy(initial_strategy)
         self.budget = budget
@@ -283,8 +296,9 @@ class ActiveLearner:
 
     @property
     def round(self) -> int:
-        """Number of finished rounds (a round finishes with ``fit``)."""
-        return len(self.history)
+        """The current round: the pool's (:attr:`alnb.Pool.round`, its one owner). ``end_round`` closes it and
+        starts the next; for a learner started on a new pool it equals ``len(history)``."""
+        return self.pool.round
 
     @property
     def num_labeled(self) -> int:
@@ -333,7 +347,7 @@ class ActiveLearner:
     def query(self, k: int | None = None) -> Query:
         """Ask the strategy for the next items to label (``k`` defaults to ``query_size``, capped by the budget).
 
-        The query is kept as ``pending`` until ``fit`` ends the round; calling ``query`` again recomputes it.
+        The query is kept as ``pending`` until ``end_round`` closes the round; calling ``query`` again recomputes it.
 
         A selective strategy (one with ``select_selectively``, such as ``cbsq``) may label some items with the model's
         prediction instead of asking: those go to the label store at once as pseudo-labels (annotator ``"model"``,
@@ -409,7 +423,7 @@ class ActiveLearner:
         self.pool.label(indices, labels, annotator=annotator)
 
     def fit(self) -> ActiveLearner:
-        """Retrain the classifier on every labeled item; ``end_round`` then closes the round.
+        """Retrain the classifier on every labeled item; ``end_round`` then closes the round (``fit`` does not).
 
         Raises
         ------
@@ -529,11 +543,12 @@ class ActiveLearner:
     ) -> list[dict[str, Any]]:
         """Run up to ``rounds`` simulated rounds (stopping early on the budget or a stopping criterion).
 
-        ``oracle`` defaults to the pool data set's ``label`` column. Returns the history.
+        ``oracle`` defaults to the pool data set's label column (``pool.label_column``). Returns the history.
         """
+        check_positive_int(rounds, "rounds")
         if oracle is None:
-            oracle = DatasetOracle(self.pool.dataset)
-        limit = MaxRounds(self.round + rounds)
+            oracle = DatasetOracle(self.pool.dataset, self.pool.label_column)
+        limit = MaxRounds(len(self.history) + rounds)
         bar = tqdm(total=rounds, desc="active learning", unit="round", disable=not progress)
         with bar:
             while True:
@@ -567,14 +582,14 @@ class ActiveLearner:
         directory.mkdir(parents=True, exist_ok=True)
         store = self.pool.store
         store_path = store.path
-        if store_path is None:
+        if store_path is None and store.url is None:
             store_path = directory / "labels.jsonl"
             store.copy_to(store_path)
         self.classifier.save_adapter(directory / "adapter")
         if hasattr(self.trainer, "feature_cache"):  # image features live in the session folder from now on
             self.trainer.feature_cache.persist(directory / "features")
         state = {
-            "format": 1,
+            "format": _STATE_FORMAT,
             "classifier": _classifier_spec(self.classifier),
             "trainer": dataclasses.asdict(self.trainer.config),
             "strategy": self.strategy.to_spec(),
@@ -584,10 +599,12 @@ class ActiveLearner:
             "query_size": self.query_size,
             "initial_pool_size": self._initial_pool_size,
             "pool_indices": None if self.pool.indices is None else self.pool.indices.tolist(),
-            "store": _relative_store_path(Path(store_path), directory),
+            "store": store.saved_location(directory) or _relative_store_path(Path(str(store_path)), directory),
             "num_labeled": len(store.labels),
             "store_actions": len(store.actions),
-            "fitted_labels": self.num_labeled if self._fitted_on == self._labels_fingerprint() else -1,
+            "round": self.pool.round,
+            "image_column": self.pool.image_column,
+            "label_column": self.pool.label_column,
             "fitted_on": self._fitted_on,
             "history": self.history,
             "pending": None if self.pending is None else self.pending.to_dict(),
@@ -613,12 +630,16 @@ class ActiveLearner:
         The classifier is rebuilt from its saved spec (or pass one) and its adapter weights restored, so the next
         ``query()`` is the one an uninterrupted run would have made. The folder may have been moved since ``save``.
 
+        Sessions of format 1 (alnb 0.2) load too; their round is the later of the label file's last round and the
+        number of history records, as it was then.
+
         Raises
         ------
         FileNotFoundError
             When the label file is missing (it is never silently recreated empty).
         ValueError
-            When the label file holds fewer labels or actions than the saved session expects.
+            When the label file holds fewer labels or actions than the saved session expects, or the session was
+            written in an unknown format.
         """
         from alnb.models import load_classifier
         from alnb.training import FeatureCache, Trainer, TrainerConfig
@@ -628,6 +649,12 @@ class ActiveLearner:
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist; expected a folder written by ActiveLearner.save")
         state = json.loads(path.read_text())
+        version = state.get("format")
+        if version not in (1, _STATE_FORMAT):
+            raise ValueError(
+                f"{path} is a session of format {version!r}; this alnb reads formats 1 and {_STATE_FORMAT}. "
+                "Resume it with the alnb version that wrote it."
+            )
         store_path = _check_store_file(state, directory)
         spec = state["classifier"]
         if classifier is None:
@@ -640,8 +667,21 @@ class ActiveLearner:
                 **spec["options"],
             )
         classifier.load_adapter(directory / "adapter")
-        pool = Pool.from_file(store_path, dataset, spec["class_names"], indices=state["pool_indices"])
-        _check_store_holds(pool.store, state, store_path)
+        names = spec["class_names"]
+        store = LabelStore(store_path, names, dataset_fingerprint(dataset, names))
+        _check_store_holds(store, state, store_path)
+        history = list(state["history"])
+        # Format 1 kept no round: it was the store's last round, advanced to len(history) after a round had ended.
+        round_ = state["round"] if "round" in state else max(store.last_round, len(history))
+        pool = Pool(
+            dataset,
+            names,
+            store=store,
+            indices=state["pool_indices"],
+            image_column=state.get("image_column", state["trainer"].get("image_column", "image")),
+            label_column=state.get("label_column", "label"),
+            round=round_,
+        )
         learner = cls(
             classifier,
             pool,
@@ -655,9 +695,7 @@ class ActiveLearner:
             stopping=stopping,
             test_label_column=state["test_label_column"],
         )
-        learner.history = list(state["history"])
-        while pool.round < learner.round:  # a restart right after a round ended, before any new label
-            pool.next_round()
+        learner.history = history
         learner.pending = None if state["pending"] is None else Query.from_dict(state["pending"])
         learner._initial_pool_size = int(state["initial_pool_size"])
         if "fitted_on" in state:
@@ -665,3 +703,19 @@ class ActiveLearner:
         elif int(state["fitted_labels"]) == learner.num_labeled:  # saved before "fitted_on" existed
             learner._fitted_on = learner._labels_fingerprint()
         return learner
+
+
+def _with_image_column(trainer: Any, column: str) -> Any:
+    """``trainer`` reading images from the pool's ``column``: a config at the default ``"image"`` is given it."""
+    config = getattr(trainer, "config", None)
+    current = getattr(config, "image_column", None)
+    if current is None or current == column:
+        return trainer
+    if current != "image":
+        raise ValueError(
+            f"trainer.config.image_column={current!r} differs from pool.image_column={column!r}; expected one "
+            "setting of the data layout: give it to the pool (Pool(..., image_column=...)) and leave the trainer's "
+            "at its default."
+        )
+    trainer.config = dataclasses.replace(config, image_column=column)
+    return trainer

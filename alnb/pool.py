@@ -1,8 +1,12 @@
 """The pool of items an active learner may query: a view of a :class:`~alnb.store.LabelStore` over a dataset.
 
-The store is the source of truth: every ``label`` / ``skip`` / ``unlabel`` / ``undo`` goes to it at once
+The store is the source of truth for labels: every ``label`` / ``skip`` / ``unlabel`` / ``undo`` goes to it at once
 (durably, for a file store), and the pool's arrays are derived from the store's state. Every index is a
 **dataset-wide** ``int64`` index, never a position inside the pool.
+
+The pool owns the current round (:attr:`Pool.round`, the round new actions are recorded with); the store's rounds are
+when past actions happened, and :class:`alnb.ActiveLearner` reads the round from its pool. The pool also holds the data
+set's layout (``image_column`` / ``label_column``), which the learner hands to the trainer, the oracle and the test set.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from alnb.store import Action, LabelStore, _as_int_list, check_class_names, dataset_fingerprint
+from alnb._validation import as_int_list, check_class_names, check_non_negative_int
+from alnb.store import Action, LabelStore, dataset_fingerprint
 
 __all__ = ["Pool"]
 
@@ -33,12 +38,21 @@ class Pool:
         ``class_names``. Default: a new in-memory store.
     indices : sequence of int, optional
         Dataset-wide indices forming the pool (unique, in ``[0, len(dataset))``). Default: every row.
+    image_column : str
+        Column holding the images (``"image"``; e.g. ``"img"`` for CIFAR). The learner's trainer reads images from it.
+    label_column : str
+        Column holding the true labels, when the data set has them (``"label"``; e.g. ``"fine_label"``): the learner's
+        simulated oracle and its test set read labels from it.
+    round : int, optional
+        The current round, new actions are recorded with it. Default: the store's last round (0 for a new store);
+        it may not be below that round.
 
     Raises
     ------
     ValueError
-        For duplicate or empty class names, bad ``indices``, a store with other class names, or a store
-        holding labels of indices outside the pool.
+        For duplicate or empty class names, bad ``indices``, a store with other class names, a store
+        holding labels of indices outside the pool, a column other than the default that the data set lacks, or a
+        ``round`` before the store's last round.
 
     Examples
     --------
@@ -56,6 +70,10 @@ class Pool:
         class_names: Sequence[str],
         store: LabelStore | None = None,
         indices: Sequence[int] | npt.NDArray[np.integer] | None = None,
+        *,
+        image_column: str = "image",
+        label_column: str = "label",
+        round: int | None = None,
     ) -> None:
         try:
             n = len(dataset)
@@ -82,7 +100,15 @@ class Pool:
                 f"not in this pool of {len(self._indices)} indices; pass indices covering them, or another "
                 "store."
             )
-        self._round = store.last_round
+        self._image_column, self._label_column = self._check_columns(dataset, image_column, label_column)
+        if round is None:
+            round = store.last_round
+        elif check_non_negative_int(round, "round") < store.last_round:
+            raise ValueError(
+                f"round={round} is before the store's last round {store.last_round}; expected a round >= "
+                f"{store.last_round} (the store already holds actions of round {store.last_round})."
+            )
+        self._round = int(round)
         self._cache_version = -1
         self._cache: dict[str, npt.NDArray[np.int64]] = {}
 
@@ -93,15 +119,17 @@ class Pool:
         dataset: Any,
         class_names: Sequence[str],
         indices: Sequence[int] | npt.NDArray[np.integer] | None = None,
+        **options: Any,
     ) -> Pool:
         """A pool backed by the label file ``path``, created or resumed, tied to ``dataset``'s fingerprint.
 
-        Equivalent to ``Pool(dataset, class_names, LabelStore(path, class_names, fp), indices)`` with
+        Equivalent to ``Pool(dataset, class_names, LabelStore(path, class_names, fp), indices, **options)`` with
         ``fp = dataset_fingerprint(dataset, class_names)``: a file written for another dataset is refused.
+        ``options``: ``image_column``, ``label_column``, ``round``.
         """
         names = check_class_names(class_names)
         store = LabelStore(path, names, dataset_fingerprint(dataset, names))
-        return cls(dataset, names, store=store, indices=indices)
+        return cls(dataset, names, store=store, indices=indices, **options)
 
     # ------------------------------------------------------------------ views
     @property
@@ -111,6 +139,16 @@ class Pool:
     @property
     def store(self) -> LabelStore:
         return self._store
+
+    @property
+    def image_column(self) -> str:
+        """Column of the data set holding the images."""
+        return self._image_column
+
+    @property
+    def label_column(self) -> str:
+        """Column of the data set holding the true labels (when it has them)."""
+        return self._label_column
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -127,11 +165,12 @@ class Pool:
 
     @property
     def round(self) -> int:
-        """Current round; new actions are recorded with it. Restored as the store's largest round."""
+        """Current round, the one owner of the round number: new actions are recorded with it, and
+        :attr:`alnb.ActiveLearner.round` reads it. Restored as the store's last round unless given."""
         return self._round
 
     def next_round(self) -> int:
-        """Start the next round; returns its number."""
+        """Start the next round (:meth:`alnb.ActiveLearner.end_round` calls it); returns its number."""
         self._round += 1
         return self._round
 
@@ -263,7 +302,7 @@ class Pool:
         raise ValueError(f"labels contains {value!r}, expected a class id (int) or a class name (str).")
 
     def _check_pool_indices(self, value: Any, name: str, scalar: bool = False) -> list[int]:
-        out = _as_int_list(value, name, scalar=scalar)
+        out = as_int_list(value, name, scalar=scalar)
         missing = [i for i in out if not self._in_pool(i)]
         if missing:
             raise ValueError(
@@ -271,6 +310,25 @@ class Pool:
                 f"the pool's {len(self._indices)} indices, in [0, {len(self._dataset)}))."
             )
         return out
+
+    @staticmethod
+    def _check_columns(dataset: Any, image_column: Any, label_column: Any) -> tuple[str, str]:
+        for name, value in (("image_column", image_column), ("label_column", label_column)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a non-empty string, got {value!r}.")
+        columns = getattr(dataset, "column_names", None)
+        if isinstance(columns, list):
+            # The defaults may be absent (an unlabeled set, images under another key); a column named on purpose
+            # must exist.
+            for name, value, default in (
+                ("image_column", image_column, "image"),
+                ("label_column", label_column, "label"),
+            ):
+                if value != default and value not in columns:
+                    raise ValueError(
+                        f"{name}={value!r} is not a column of the data set; expected one of {columns}."
+                    )
+        return image_column, label_column
 
     @staticmethod
     def _check_indices(indices: Any, n: int) -> npt.NDArray[np.int64]:

@@ -105,8 +105,12 @@ def test_fit_before_any_label_and_mismatched_classes_are_refused(clip_dir, color
     classifier = load_classifier(clip_dir, ["red", "green", "blue", "cyan"], adapter="zeroshot")
     with pytest.raises(ValueError, match=r"differ from pool\.class_names"):
         ActiveLearner(classifier, Pool(color_dataset, NAMES), Trainer(), "entropy")
-    with pytest.raises(ValueError, match="budget=0"):
+    with pytest.raises(ValueError, match="budget must be a positive integer, got 0"):
         make_learner(clip_dir, color_dataset, test_set, budget=0)
+    with pytest.raises(ValueError, match="query_size must be a positive integer, got True"):
+        make_learner(clip_dir, color_dataset, test_set, query_size=True)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        make_learner(clip_dir, color_dataset, test_set, seed=-1)
 
 
 def test_human_steps_then_save_and_resume_gives_the_same_next_query(
@@ -188,16 +192,3 @@ def test_steps_out_of_order_are_refused_and_the_round_has_one_owner(
     learner.fit().end_round()
     with pytest.raises(BudgetSpentError, match="label budget is spent"):
         learner.query()
-
-
-def test_load_reads_sessions_saved_before_the_fit_fingerprint(clip_dir, color_dataset, test_set, tmp_path):
-    learner = make_learner(clip_dir, color_dataset, test_set)
-    learner.run(1, progress=False)
-    learner.save(tmp_path / "s")
-    path = tmp_path / "s" / "learner.json"
-    state = json.loads(path.read_text())
-    assert state["fitted_labels"] == 4
-    del state["fitted_on"]  # the format written before the fingerprint existed
-    path.write_text(json.dumps(state))
-    resumed = ActiveLearner.load(tmp_path / "s", color_dataset, test=test_set)
-    assert resumed.end_round()["round"] == 1  # fitted on these labels: the round may close

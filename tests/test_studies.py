@@ -73,7 +73,8 @@ def test_paired_difference_pairs_by_seed_and_counts_wins():
 def test_paper_protocol_is_cpeals_released_settings():
     paper = get_protocol("cpeal-paper")
     coop = paper.experiment_config("coop")
-    assert (coop.optimizer, coop.lr, coop.epochs, coop.warmup_epochs, coop.batch_size) == (
+    trainer = coop.trainer
+    assert (trainer.optimizer, trainer.lr, trainer.epochs, trainer.warmup_epochs, trainer.batch_size) == (
         "sgd",
         0.002,
         10,

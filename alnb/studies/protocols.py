@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alnb.experiment import ExperimentConfig
+from alnb.training.config import TrainerConfig
 
 __all__ = ["PROTOCOLS", "Protocol", "get_protocol"]
 
@@ -43,24 +44,18 @@ class Protocol:
     query_size: int | None = None  # None: C labels per round
 
     def experiment_config(self, adapter: str, **overrides: Any) -> ExperimentConfig:
-        """The :class:`ExperimentConfig` of one adapter under this protocol; ``overrides`` set any of its fields."""
+        """The :class:`ExperimentConfig` of one adapter under this protocol, its recipe's trainer options nested as
+        ``config.trainer``; ``overrides`` set any of its fields."""
         if adapter not in self.recipes:
             raise ValueError(
                 f"adapter={adapter!r} has no recipe in protocol {self.name!r}; expected one of {sorted(self.recipes)}"
             )
         recipe = self.recipes[adapter]
-        trainer = dict(recipe.trainer_options)
-        direct = {
-            k: trainer.pop(k)
-            for k in ("epochs", "lr", "batch_size", "optimizer", "warmup_epochs")
-            if k in trainer
-        }
         config = ExperimentConfig(
             rounds=self.rounds,
             query_size=self.query_size,
             adapter_options=dict(recipe.adapter_options),
-            trainer_options=trainer,
-            **direct,
+            trainer=TrainerConfig(**recipe.trainer_options),
         )
         return dataclasses.replace(config, **overrides)
 

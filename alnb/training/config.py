@@ -4,21 +4,42 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-from alnb._validation import check_choice, check_non_negative, check_positive_int
+from alnb._validation import (
+    check_choice,
+    check_non_negative,
+    check_non_negative_int,
+    check_positive_int,
+)
 
-__all__ = ["MIXED_PRECISION", "OPTIMIZERS", "SCHEDULES", "TrainerConfig"]
+__all__ = [
+    "CALIBRATION_SCHEDULES",
+    "MIXED_PRECISION",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "CalibrationScheduleName",
+    "MixedPrecision",
+    "OptimizerName",
+    "ScheduleName",
+    "TrainerConfig",
+]
 
-OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
-SCHEDULES: tuple[str, ...] = ("cosine", "constant")
-CALIBRATION_SCHEDULES: tuple[str, ...] = ("anneal", "constant")
-MIXED_PRECISION: tuple[str, ...] = ("no", "bf16", "fp16")
+# The choices are written once, as Literal types; the tuples, the checks and the CLI's choices read them.
+OptimizerName = Literal["sgd", "adamw"]
+ScheduleName = Literal["cosine", "constant"]
+CalibrationScheduleName = Literal["anneal", "constant"]
+MixedPrecision = Literal["no", "bf16", "fp16"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
+CALIBRATION_SCHEDULES: tuple[str, ...] = get_args(CalibrationScheduleName)
+MIXED_PRECISION: tuple[str, ...] = get_args(MixedPrecision)
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return value
+def _help(text: str, **metadata: object) -> dict[str, object]:
+    """A field's metadata: its command-line help (``alnb.cli`` turns every field into a flag; ``cli=False`` hides
+    it)."""
+    return {"help": text, **metadata}
 
 
 @dataclass
@@ -41,8 +62,9 @@ class TrainerConfig:
         Weight decay (5e-4, CoOp's).
     schedule : {"cosine", "constant"}
         Learning rate after warm-up, set once per epoch: cosine from ``lr`` towards 0, or constant.
-    warmup_epochs : int
-        Epochs at the constant ``warmup_lr`` first (1 at 1e-5 in C-PEAL); must be fewer than ``epochs``.
+    warmup_epochs : int, optional
+        Epochs at the constant ``warmup_lr`` first (1 at 1e-5 in C-PEAL); must be fewer than ``epochs``. ``None``
+        (default) means 1, or 0 when ``epochs`` is 1; it is replaced by that number on construction.
     min_steps : int
         At least this many optimizer steps per ``fit`` (0 = off, C-PEAL): small labeled sets then train for more
         epochs (the schedule stretches with them), as CoOp trains 1-shot sets for more epochs than 16-shot ones. With
@@ -86,39 +108,54 @@ class TrainerConfig:
         Page-locked host memory for image batches, for faster copies to a CUDA GPU (ignored elsewhere).
     """
 
-    epochs: int = 10
-    lr: float = 0.002
-    batch_size: int = 32
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    warmup_epochs: int = 1
-    min_steps: int = 0
-    warmup_lr: float = 1e-5
-    seed: int = 0
-    calibration: str = "none"
-    calibration_weight: float = 1.0
-    calibration_schedule: str = "anneal"
-    reset_each_round: bool = True
-    mixed_precision: str | None = None
-    quiet: bool = False
-    feature_cache: bool = True
-    augment: bool = False
-    image_column: str = "image"
-    eval_batch_size: int = 128
-    num_workers: int = field(
-        default=0, metadata={"help": "DataLoader worker processes decoding images (0: in the main process)"}
+    epochs: int = field(default=10, metadata=_help("training epochs per round"))
+    lr: float = field(default=0.002, metadata=_help("peak learning rate (C-PEAL: 0.002)"))
+    batch_size: int = field(default=32, metadata=_help("training batch size per process"))
+    optimizer: OptimizerName = field(default="sgd", metadata=_help("SGD with momentum, or AdamW"))
+    momentum: float = field(default=0.9, metadata=_help("SGD momentum"))
+    weight_decay: float = field(default=5e-4, metadata=_help("weight decay (CoOp's 5e-4)"))
+    schedule: ScheduleName = field(default="cosine", metadata=_help("learning rate after warm-up"))
+    warmup_epochs: int | None = field(
+        default=None, metadata=_help("epochs at warmup_lr first (default: 1, or 0 when epochs is 1)")
     )
-    pin_memory: bool = field(default=True, metadata={"help": "pinned host memory for image batches (CUDA only)"})
+    min_steps: int = field(default=0, metadata=_help("at least this many optimizer steps per fit (0 = off)"))
+    warmup_lr: float = field(default=1e-5, metadata=_help("learning rate during warm-up"))
+    seed: int = field(
+        default=0, metadata=_help("seed of the adapter reset, data order, dropout, augmentation", cli=False)
+    )
+    calibration: str = field(
+        default="none", metadata=_help("calibration loss added to cross-entropy", cli=False)
+    )
+    calibration_weight: float = field(default=1.0, metadata=_help("base weight of the calibration term"))
+    calibration_schedule: CalibrationScheduleName = field(
+        default="anneal", metadata=_help("C-PEAL's annealed calibration weight, or a constant one")
+    )
+    reset_each_round: bool = field(default=True, metadata=_help("re-initialise the adapter at every fit"))
+    mixed_precision: MixedPrecision | None = field(
+        default=None, metadata=_help("autocast precision (default: accelerate's setting)")
+    )
+    quiet: bool = field(default=False, metadata=_help("silence progress bars", cli=False))
+    feature_cache: bool = field(default=True, metadata=_help("reuse frozen image features across fits"))
+    augment: bool = field(
+        default=False, metadata=_help("random resized crop and flip (trained image towers only)")
+    )
+    # The data layout is one setting of the pool (alnb.Pool(image_column=...)), which sets this one.
+    image_column: str = field(default="image", metadata=_help("column holding the images", cli=False))
+    eval_batch_size: int = field(default=128, metadata=_help("batch size of predict and feature encoding"))
+    num_workers: int = field(
+        default=0, metadata=_help("DataLoader worker processes decoding images (0: in the main process)")
+    )
+    pin_memory: bool = field(default=True, metadata=_help("pinned host memory for image batches (CUDA only)"))
 
     def __post_init__(self) -> None:
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.eval_batch_size, "eval_batch_size")
-        _check_int(self.seed, "seed", 0)
-        _check_int(self.warmup_epochs, "warmup_epochs", 0)
-        _check_int(self.min_steps, "min_steps", 0)
+        check_non_negative_int(self.seed, "seed")
+        if self.warmup_epochs is None:
+            self.warmup_epochs = min(1, self.epochs - 1)
+        check_non_negative_int(self.warmup_epochs, "warmup_epochs")
+        check_non_negative_int(self.min_steps, "min_steps")
         if self.warmup_epochs >= self.epochs:
             raise ValueError(
                 f"warmup_epochs must be fewer than epochs, got warmup_epochs={self.warmup_epochs} with "
@@ -167,9 +204,10 @@ class TrainerConfig:
         >>> [round(config.lr_at(e), 4) for e in range(1, 5)]
         [0.1, 0.0854, 0.05, 0.0146]
         """
-        if epoch < self.warmup_epochs:
+        warmup = self.warmup_epochs or 0  # never None after __post_init__
+        if epoch < warmup:
             return self.warmup_lr
         if self.schedule == "constant":
             return self.lr
-        progress = (epoch - self.warmup_epochs) / (self.epochs - self.warmup_epochs)
+        progress = (epoch - warmup) / (self.epochs - warmup)
         return 0.5 * self.lr * (1 + math.cos(math.pi * progress))
