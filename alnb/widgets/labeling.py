@@ -921,6 +921,19 @@ class LabelingWidget(w.VBox):
         self._advance(from_position=position)
         self._refresh()
 
+    def revert(self, index: int | None = None) -> None:
+        """Return the selected image (or ``index``) to unlabeled: for a model's pseudo-label (tiles mark them)
+        or any label or skip of this batch."""
+        position = self._target(index)
+        try:
+            self.controller.unlabel(self.view.tiles[position].index)
+        except ValueError as err:
+            self._show_error(str(err))
+            raise
+        self._selected = position
+        self._clear_error()
+        self._refresh()
+
     def undo(self) -> Action:
         """Revert the last label or skip of this batch and select that image; returns the reverted action.
 
