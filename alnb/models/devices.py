@@ -48,7 +48,10 @@ def default_device() -> torch.device:
 
     # default_device does not read the instance; calling it unbound avoids PartialState(), which would start a
     # process group under a launcher as a side effect of merely loading a model.
-    device = PartialState.default_device.fget(None)  # type: ignore[attr-defined]
+    try:
+        device = PartialState.default_device.fget(None)
+    except (AttributeError, TypeError):  # an accelerate whose rule reads the instance
+        device = PartialState().default_device
     if device.type == "cuda" and device.index is None and torch.cuda.device_count() > 1:
         return torch.device("cuda", _local_rank() % torch.cuda.device_count())
     return torch.device(device)

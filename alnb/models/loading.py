@@ -233,7 +233,7 @@ def _load_model(
     device_map: Any,
     options: dict[str, Any],
 ) -> Classifier:
-    names = check_class_names(class_names)
+    names = check_class_names(class_names)  # type: ignore[arg-type]  # None is refused with a clear message
     cls = adapter_class(adapter)
     config = make_adapter_config(adapter, options)
     dtype = resolve_dtype(torch_dtype)
