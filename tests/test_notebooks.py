@@ -40,7 +40,11 @@ def test_notebook_02_labels_a_folder_and_exports(tmp_path: Path, clip_dir: str) 
 
     workdir = tmp_path / "work"
     nb = with_parameters(
-        NOTEBOOKS / "02_label_your_own_images.ipynb", MODEL=notebook_model(clip_dir), WORKDIR=str(workdir)
+        NOTEBOOKS / "02_label_your_own_images.ipynb",
+        MODEL=notebook_model(clip_dir),
+        WORKDIR=str(workdir),
+        BATCH_SIZE=5,
+        BUDGET=20,
     )
     nb = execute(nb, tmp_path)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
@@ -67,3 +71,7 @@ def test_notebook_02_labels_a_folder_and_exports(tmp_path: Path, clip_dir: str) 
     text = stream_text(nb)
     assert f"resumed at round 2 with 9 labels\nbatch: {pending}" in text
     assert "round 1:  9 labels, accuracy" in text
+    # One image of each batch of 5 was drawn at random for the audit estimate, recorded on disk.
+    audit = json.loads((workdir / "session" / "audit.json").read_text())["rounds"]
+    assert [len(audit[r]) for r in ("0", "1", "2")] == [1, 1, 1]
+    assert "(Wilson 95%)" in text and "audit image" in text

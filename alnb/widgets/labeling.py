@@ -526,9 +526,9 @@ class LabelInput(w.VBox):
     ) -> None:
         super().__init__()
         self._on_action = on_action
-        self.keys = class_keys(len(class_names))
+        self.class_key = class_keys(len(class_names))
         self.class_buttons = []
-        for class_id, (name, key) in enumerate(zip(class_names, self.keys)):
+        for class_id, (name, key) in enumerate(zip(class_names, self.class_key)):
             button = w.Button(
                 description=f"{key} · {name}" if key else name,
                 tooltip=f"label the selected image {name!r}" + (f" (key {key})" if key else ""),
@@ -575,7 +575,7 @@ class LabelInput(w.VBox):
             continuous_update=False,
             layout=w.Layout(width="260px"),
         )
-        keymap = {key: f"label:{c}" for c, key in enumerate(self.keys) if key}
+        keymap = {key: f"label:{c}" for c, key in enumerate(self.class_key) if key}
         keymap.update(_ACTION_KEYS)
         self.keymap = keymap
         self.keyboard = (
