@@ -327,3 +327,29 @@ def test_batch_size_is_adjustable_live(make_learner, tmp_path: Path) -> None:
         ActiveLearningSession(learner, batch_size=0)
     with pytest.raises(ValueError, match="audit_share must lie in"):
         ActiveLearningSession(learner, audit_share=1.5)
+
+
+def test_report_without_a_test_set_shows_the_audit_and_earlier_sessions(
+    make_learner, tmp_path: Path, color_dataset: Dataset
+) -> None:
+    truth = color_dataset["label"]
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "learner.json").write_text(
+        json.dumps({"history": [{"num_labeled": 4, "accuracy": 0.3, "ece": 0.2}]})
+    )
+    learner = make_learner(tmp_path / "labels.jsonl")
+    session = ActiveLearningSession(
+        learner, batch_size=5, audit_share=0.4, background=False, baselines={"earlier": earlier}
+    ).start()
+    assert len(session.labeling.audit) == 2 and "+ 2 drawn at random (audit)" in session.labeling.title.value
+    assert "audit</b> · drawn at random" in session.labeling.tiles[-1].children[2].value
+    label_truth(session, truth)
+    session.labeling.submit()
+    est = session.audit_estimate()
+    assert est.n == 2 and est.rounds == (0,)
+    texts = [t.get_text() for t in session.report.figure.axes[0].texts]
+    assert any("audit estimate from\n2 images drawn at random" in t and "Wilson 95%" in t for t in texts)
+    assert "alnb-audit-summary" in session.report.summary.value
+    with pytest.raises(ValueError, match="neither a session folder"):
+        ActiveLearningSession(learner, baselines={"gone": tmp_path / "missing"})

@@ -857,7 +857,7 @@ class LabelingWidget(w.VBox):
         n_audit = len(audit_set)
         chosen_by = html.escape(query.strategy)
         extra = f" + {n_audit} drawn at random (audit)" if n_audit else ""
-        first = " (the first batch: nothing is labeled yet)" if query.round == 0 else ""
+        first = " (the first batch, before any training)" if query.round == 0 else ""
         self.title.value = (
             f"<h4 style='margin:4px 0'>Round {int(query.round)}: {len(query) - n_audit} images chosen by "
             f"<code>{chosen_by}</code>{extra}{first}</h4>"

@@ -368,12 +368,9 @@ class ActiveLearningSession(w.VBox):
     # ------------------------------------------------------------------ a round
 
     def _on_submit(self, batch: Batch) -> None:
-        learner = self.learner
         if self.busy:
             raise ValueError("The model is still training on the previous batch; wait for it or cancel it.")
         assert self.labeling is not None
-        if learner.num_labeled == 0:
-            raise ValueError("Nothing is labeled yet: label at least one image before submitting the batch.")
         self.error.value = ""
         if len(batch.labeled) == 0:
             # Only skips: nothing new to learn from, so no retraining and no round is used.
