@@ -309,8 +309,9 @@ class Classifier(nn.Module, ABC):
 
     @property
     def backbone_dtype(self) -> torch.dtype:
-        """dtype of the backbone's weights (``torch.float32`` unless loaded with ``torch_dtype=...``)."""
-        return next(self.backbone.parameters()).dtype
+        """dtype of the backbone's frozen weights (``torch.float32`` unless loaded with ``torch_dtype=...``)."""
+        # Frozen ones only: LoRA weights injected into the backbone stay float32.
+        return next((p.dtype for p in self.backbone.parameters() if not p.requires_grad), torch.float32)
 
     def _describe(self) -> dict[str, Any]:
         """The content of ``alnb_adapter.json`` (see :meth:`save_adapter`)."""
