@@ -23,6 +23,7 @@ A new backend is one file subclassing :class:`StoreBackend`; ``LabelStore(backen
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -83,6 +84,14 @@ class StoreBackend(ABC):
     @property
     def url(self) -> str | None:
         """The database URL, password redacted, for a database backend; ``None`` otherwise."""
+        return None
+
+    def saved_location(self, directory: str | os.PathLike[str] | None = None) -> str | None:
+        """What a saved session records to reopen this storage, when it is not a plain file path.
+
+        A database gives its URL without password (see :meth:`alnb.store.sql.SqlBackend.saved_url`); file and
+        in-memory backends give ``None``.
+        """
         return None
 
     def read_leases(self) -> dict[int, Lease]:

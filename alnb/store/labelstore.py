@@ -272,6 +272,11 @@ class LabelStore:
             f"skipped={len(self.skipped)}, actions={len(self._log)})"
         )
 
+    def saved_location(self, directory: str | os.PathLike[str] | None = None) -> str | None:
+        """For a database store, the URL a saved session records (no password; a SQLite file inside
+        ``directory`` relative to it); ``None`` for a file or in-memory store (their path is recorded)."""
+        return self._backend.saved_location(directory)
+
     def describe(self) -> str:
         """A short text naming the storage (a database URL with its password redacted)."""
         return self._backend.describe()

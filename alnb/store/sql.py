@@ -178,7 +178,12 @@ class SqlBackend(StoreBackend):
                 with contextlib.suppress(ValueError):
                     return f"sqlite:///{where.relative_to(Path(directory).resolve()).as_posix()}"
             return f"sqlite:///{where.as_posix()}"
-        return self._public.set(password=None).render_as_string(hide_password=False)
+        u = self._public
+        bare = URL.create(u.drivername, u.username, None, u.host, u.port, u.database, u.query)
+        return bare.render_as_string(hide_password=False)
+
+    def saved_location(self, directory: str | os.PathLike[str] | None = None) -> str:
+        return self.saved_url(directory)
 
     # ------------------------------------------------------------------ connecting
     def _connect_url(self) -> URL:
