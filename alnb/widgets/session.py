@@ -118,7 +118,7 @@ class ActiveLearningSession(w.VBox):
         super().__init__()
         if not isinstance(learner, ActiveLearner):
             raise ValueError(f"learner must be an alnb ActiveLearner, got {type(learner).__name__}.")
-        if save_dir is not None and learner.pool.store.path is None:
+        if save_dir is not None and learner.pool.store.path is None and learner.pool.store.url is None:
             raise ValueError(
                 f"save_dir={str(save_dir)!r} was given, but the pool's labels live in memory only; build "
                 "the pool with Pool.from_file(path, dataset, class_names) so every click is on disk and the "
@@ -647,7 +647,7 @@ class ActiveLearningSession(w.VBox):
         self._phase(None)
         if self.labeling is not None:
             self.labeling.finish(reason)
-        where = learner.pool.store.path
+        where = learner.pool.store.path or learner.pool.store.url  # a database URL shows no password
         saved = f" Labels are in {where}." if where is not None else ""
         self.status.value = (
             "<b class='alnb-done'>"
