@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 from alnb.datasets import available, class_names, from_hub, image_folder, load
 from alnb.datasets.folder import UnreadableImagesWarning
 from alnb.embedded.world import HELD_OUT_COLORS
+from alnb.training import load_images
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,11 @@ def test_from_hub_loads_a_saved_dataset_and_renames_columns(tmp_path):
     Dataset.from_dict({"img": images, "fine": [0, 1]}, features=features).save_to_disk(tmp_path / "saved")
     ds = from_hub(str(tmp_path / "saved"), image_column="img", label_column="fine")
     assert ds.column_names == ["image", "label"] and class_names(ds) == ["a", "b"]
-    assert ds[1]["image"].mode == "RGB"
+    assert ds[1]["image"].mode == "L"  # decoded in the file's mode; alnb reads it through to_rgb
+    (image,) = load_images(ds, np.array([1]))
+    assert image.mode == "RGB" and np.asarray(image).min() == 255
+    kept = from_hub(str(tmp_path / "saved"), image_column="img", label_column="fine", rename=False)
+    assert kept.column_names == ["img", "fine"] and class_names(kept, "fine") == ["a", "b"]
     with pytest.raises(ValueError, match=r"column\(s\) \['picture'\] not found"):
         from_hub(str(tmp_path / "saved"), image_column="picture", label_column="fine")
 
