@@ -25,7 +25,7 @@ from alnb.strategies import (
     build_strategy,
 )
 from alnb.strategies.cb import class_guided_features, class_thresholds
-from alnb.studies import run_study
+from alnb.studies import run_study, summarize
 from alnb.studies.study import Study
 
 NAMES = list(COLOR_NAMES)
@@ -317,4 +317,8 @@ def test_a_tiny_study_runs_cb_and_cbsq(tmp_path):
     assert [r["num_labeled"] for r in runs["cbsq"]["history"]] == [10, 20]
     assert "pseudo_labeled" in runs["cbsq"]["history"][-1]
     assert runs["cb"]["history"][0]["queried"] == runs["cbsq"]["history"][0]["queried"]  # same cold start
-    assert (tmp_path / "report.md").is_file()
+    summary = summarize(histories)["tasks"]["digits"]["methods"]
+    pseudo = summary["cbsq [coop]"]["pseudo_labels"]
+    assert pseudo["per_run"] == sum(r["pseudo_labeled"] for r in runs["cbsq"]["history"])
+    assert "pseudo_labels" not in summary["cb [coop]"]
+    assert "Selective querying, cbsq [coop]:" in (tmp_path / "report.md").read_text()

@@ -82,6 +82,18 @@ def summarize(histories: Mapping[str, Any]) -> dict[str, Any]:
                     np.mean([r["train_seconds"] for h in histories_ for r in h])
                 ),
             }
+        for label, seeded in by_label.items():
+            rounds = [r for run in seeded.values() for r in run["history"] if "pseudo_labeled" in r]
+            if rounds:  # selective querying (cbsq): labels the model gave instead of a person
+                saved = sum(int(r["pseudo_labeled"]) for r in rounds)
+                checked = [r for r in rounds if "pseudo_correct" in r]
+                right = sum(int(r["pseudo_correct"]) for r in checked)
+                methods[label]["pseudo_labels"] = {
+                    "per_run": saved / len(seeded),
+                    "correct_share": right / max(1, sum(int(r["pseudo_labeled"]) for r in checked))
+                    if checked
+                    else None,
+                }
         paired = []
         comparisons = [
             (label, f"{ref} [{methods[label]['adapter']}]")
@@ -226,6 +238,15 @@ def _markdown(summary: Mapping[str, Any]) -> str:
                 f"{median} ({reach['reached']}/{len(cell['seeds'])}) | "
                 f"{cell['selection_seconds_per_round']:.3f} | {cell['training_seconds_per_round']:.3f} |"
             )
+        for label, cell in info["methods"].items():
+            if "pseudo_labels" in cell:
+                pseudo = cell["pseudo_labels"]
+                right = "" if pseudo["correct_share"] is None else f", {100 * pseudo['correct_share']:.0f} % right"
+                lines += [
+                    "",
+                    f"Selective querying, {label}: {pseudo['per_run']:.1f} pseudo-labels per run (free of budget; "
+                    f"not in `num_labeled`){right}.",
+                ]
         if info["paired"]:
             lines += ["", "| method | vs | Δ final acc | Δ AULC |", "|---|---|---|---|"]
             pairs: dict[tuple[str, str], dict[str, Any]] = {}
