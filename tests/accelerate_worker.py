@@ -4,7 +4,7 @@ Usage: accelerate launch ... accelerate_worker.py MODEL_DIR DATASET_DIR OUT_DIR 
 
 For each adapter, every process writes its trained parameters to
 ``OUT_DIR/<adapter>/params_<rank>.safetensors``; the main process also writes the predictions, the saved
-adapter and a small JSON report there.
+adapter and a small JSON report there. CoOp's feature cache lives on disk in ``OUT_DIR/coop/features``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datasets import Dataset, load_from_disk
 from safetensors.torch import save_file
 
 from alnb.models import load_classifier
-from alnb.training import Trainer, TrainerConfig
+from alnb.training import FeatureCache, Trainer, TrainerConfig
 
 NAMES = ["red", "green", "blue", "yellow"]
 
@@ -30,7 +30,8 @@ def run(model_dir: str, dataset: Dataset, out: Path, adapter: str) -> None:
     order = np.random.default_rng(0).permutation(64)[:45].astype(np.int64)  # any order, any length
     classifier = load_classifier(model_dir, NAMES, adapter=adapter)
     config = TrainerConfig(epochs=3, lr=0.02, optimizer="adamw", batch_size=8, warmup_epochs=0, quiet=True)
-    trainer = Trainer(config)
+    # CoOp's features go to one folder both processes share (only the main process writes it).
+    trainer = Trainer(config, feature_cache=FeatureCache(out / "features") if adapter == "coop" else None)
     trainer.fit(classifier, dataset, train, labels[train])
     predictions = trainer.predict(classifier, dataset, order)
     accelerator = trainer.accelerator_

@@ -388,6 +388,9 @@ def test_fit_and_predict_in_two_processes(
         out = tmp_path / adapter
         report = json.loads((out / "report.json").read_text())
         assert report["num_processes"] == 2 and report["used_feature_cache"] == cached
+        if cached:  # the shared on-disk cache holds each encoded row once: the second process wrote nothing
+            (manifest,) = (out / "features").glob("*/manifest.json")
+            assert json.loads(manifest.read_text())["rows"] == len(set(range(30)) | set(order.tolist()))
         assert len(report["losses"]) == 3
         # Gradients were averaged across processes: both ended with the same parameters.
         rank0 = load_file(str(out / "params_0.safetensors"))
