@@ -431,3 +431,37 @@ def test_a_learner_session_on_sqlite_moves_with_its_folder(
     (tmp_path / "moved" / "labels.db").unlink()
     with pytest.raises(FileNotFoundError, match="is missing"):
         ActiveLearner.load(tmp_path / "moved", color_dataset)
+
+
+# ---------------------------------------------------------------------------------------------- widget
+def test_two_labeling_widgets_share_one_sqlite_store(color_dataset, tmp_path: Path) -> None:
+    """Two notebooks (two pools, two widgets, two annotators) on one database: leased batches, own undo."""
+    import numpy as np
+
+    from alnb.learner import Query
+    from alnb.pool import Pool
+    from alnb.widgets import LabelingWidget
+
+    names = list(color_dataset.features["label"].names)
+    url = _sqlite(tmp_path)
+    pools = [Pool.from_file(url, color_dataset, names) for _ in range(2)]
+    ranked = list(range(12))  # what the strategy proposed, best first
+    widgets = []
+    for pool, who in zip(pools, ["alice", "bob"]):
+        batch = pool.store.lease(ranked, 3, annotator=who)
+        n = len(batch)
+        query = Query(
+            np.asarray(batch), np.ones(n), np.zeros(n, dtype=np.int64), np.full(n, 0.5), 0, "entropy"
+        )
+        widgets.append(LabelingWidget(pool, query, annotator=who))
+    assert [w.query.indices.tolist() for w in widgets] == [[0, 1, 2], [3, 4, 5]]
+    alice, bob = widgets
+    alice.class_buttons[1].click()
+    bob.class_buttons[2].click()
+    bob.class_buttons[0].click()
+    alice.undo_button.click()  # alice's undo takes back her own label, not bob's later ones
+    store = LabelStore(url, names)
+    assert store.labels == {3: 2, 4: 0}
+    assert {a.annotator for a in store.actions} == {"alice", "bob"}
+    assert sorted(store.leases()) == [0, 1, 2, 5]  # labeled items left the lease table
+    assert pools[0].labeled.tolist() == [3, 4]  # alice's pool sees bob's labels: the learner trains on both

@@ -94,6 +94,11 @@ class StoreBackend(ABC):
         """
         return None
 
+    @property
+    def has_leases(self) -> bool:
+        """Whether this backend keeps leases (:meth:`read_leases` works)."""
+        return False
+
     def read_leases(self) -> dict[int, Lease]:
         """Every lease stored, expired ones included (inside :meth:`exclusive`)."""
         raise ValueError(

@@ -378,7 +378,8 @@ class LabelStore:
         """Revert this session's most recent action not yet undone (the one :meth:`undo_target` names).
 
         The index then takes the state its latest remaining action gives: a label another session gave
-        afterwards stays.
+        afterwards stays. An item that becomes open again is leased back to this session (for a backend
+        with leases), unless another session took it meanwhile.
 
         Returns
         -------
@@ -395,7 +396,18 @@ class LabelStore:
             return [Action("undo", a.index, a.label, rnd, who, now(), session=self._session) for a in undone]
 
         self._commit(build)
-        return undone[0] if undone else None
+        if not undone:
+            return None
+        i = undone[0].index
+        if (
+            self._backend.has_leases
+            and undone[0].type in ("label", "skip")
+            and self._log.current_action(i) is None
+        ):
+            self.lease(
+                [i], 1, annotator=who
+            )  # the item is open again: keep it this session's, unless another took it
+        return undone[0]
 
     def _commit(self, build: Callable[[], list[Action]]) -> list[Action]:
         """Build the records from the latest state, validate them all, store them durably, then apply them."""

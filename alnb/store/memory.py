@@ -65,6 +65,10 @@ class MemoryBackend(StoreBackend):
             if a.type in ("label", "skip"):
                 self._leases.pop(a.index, None)
 
+    @property
+    def has_leases(self) -> bool:
+        return True
+
     def read_leases(self) -> dict[int, Lease]:
         return dict(self._leases)
 

@@ -304,6 +304,10 @@ class SqlBackend(StoreBackend):
         if done:
             conn.execute(sa.delete(self._leases_t).where(self._leases_t.c.idx.in_(done)))
 
+    @property
+    def has_leases(self) -> bool:
+        return True
+
     def read_leases(self) -> dict[int, Lease]:
         conn = self._writing("read_leases")
         t = self._leases_t
