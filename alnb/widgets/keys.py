@@ -72,6 +72,10 @@ function render({ model, el }) {
     root.addEventListener("keydown", onKey);
     root.addEventListener("focusin", onIn);
     root.addEventListener("focusout", onOut);
+    // After a click on a button inside, focus the widget itself: Enter or Space then never re-clicks that button.
+    root.addEventListener("click", (e) => {
+      if (e.target && e.target.closest && e.target.closest("button")) root.focus({ preventScroll: true });
+    });
   };
   requestAnimationFrame(attach);
   return () => {
@@ -118,7 +122,7 @@ def keyboard_control(
     # Keys are matched in the page the way the module normalises them.
     normalised = {str(k).lower() if len(str(k)) > 1 else str(k): str(v) for k, v in keymap.items()}
 
-    class KeyboardControl(anywidget.AnyWidget):  # type: ignore[misc]
+    class KeyboardControl(anywidget.AnyWidget):
         _esm = ESM
         keymap = traitlets.Dict().tag(sync=True)
         scope = traitlets.Unicode().tag(sync=True)

@@ -255,7 +255,7 @@ class ActiveLearningSession(w.VBox):
         **options
             Other :class:`ActiveLearningSession` arguments (``image_column``, ``annotator``, ...).
         """
-        learner = ActiveLearner.load(save_dir, dataset, test=test, classifier=classifier)
+        learner = ActiveLearner.load(Path(save_dir), dataset, test=test, classifier=classifier)
         return cls(learner, save_dir=save_dir, **options).start()
 
     @property
@@ -559,12 +559,16 @@ class ActiveLearningSession(w.VBox):
         store = pool.store
         for index, label in holding.labels.items():
             if index in pool and store.current_action(index) is None:  # never overwrite a newer label
-                pool.label([index], [label], annotator=holding.current_action(index).annotator)
+                pool.label([index], [label], annotator=self._annotator_of(holding, index))
         for index in holding.skipped:
             if index in pool and store.current_action(index) is None:
-                pool.skip(index, annotator=holding.current_action(index).annotator)
+                pool.skip(index, annotator=self._annotator_of(holding, index))
         if holding.path is not None:
             holding.path.unlink(missing_ok=True)
+
+    def _annotator_of(self, store: LabelStore, index: int) -> str:
+        action = store.current_action(index)
+        return self.annotator if action is None else action.annotator
 
     def _recover_holding(self) -> None:
         if self.save_dir is None:
