@@ -446,8 +446,10 @@ class TileGrid(w.VBox):
     def open_full(self, index: int) -> None:
         """Show ``index`` at its full resolution (any mode converted to RGB, never enlarged or shrunk)."""
         image = self.image(index)
-        self.full_view.value = to_png(image, max(8, max(image.size)))
-        self.full_view.layout.width = f"{max(image.size[0], 256)}px" if max(image.size) < 256 else "auto"
+        # Every source pixel is shown; a small image is enlarged by a whole factor (nearest) so it stays sharp.
+        longest = max(image.size)
+        self.full_view.value = to_png(image, max(8, longest, 256 if longest < 256 else longest))
+        self.full_view.layout.width = "auto"
         self.full_caption.value = (
             f"<b>#{index}</b> at full resolution ({image.size[0]}×{image.size[1]} px) · "
             "<span style='color:#616161'>Esc or <i>Full size</i> closes it</span>"

@@ -210,7 +210,10 @@ class RoundReport(w.VBox):
             parts.append(f"ECE {format_ece(float(last['ece']))}")
         text = f'<b class="alnb-summary">{html.escape(" · ".join(parts))}</b>'
         if self.audit is not None and self.audit.accuracy is not None:
-            text += f'<br><span class="alnb-audit-summary">{html.escape(self.audit.describe())}</span>'
+            text += (
+                '<br><span class="alnb-audit-summary">Audit estimate (no test set needed): '
+                f"{html.escape(self.audit.describe())}</span>"
+            )
         return text
 
     @staticmethod

@@ -176,7 +176,7 @@ class ActiveLearningSession(w.VBox):
             [self.batch_size, self.progress, self.cancel_button], layout=w.Layout(align_items="center")
         )
         self.status.value = "<i>Call <code>session.start()</code> to show the first batch.</i>"
-        self.children = [self.header, self._toolbar, self.status, self.error, self.audit_line, self.report]
+        self.children = [self.header, self._toolbar, self.status, self.error, self.report]
         self._update_header()
 
     # ------------------------------------------------------------------ public
@@ -217,15 +217,8 @@ class ActiveLearningSession(w.VBox):
             controller=self.controller,
             **self._options,
         )
-        self.children = [
-            self.header,
-            self._toolbar,
-            self.labeling,
-            self.status,
-            self.error,
-            self.audit_line,
-            self.report,
-        ]
+        # The audit estimate is shown in the report's summary (``audit_line`` keeps the same text for code).
+        self.children = [self.header, self._toolbar, self.labeling, self.status, self.error, self.report]
         self._update_header()
         self._update_audit()
         return self

@@ -20,7 +20,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "chromium_missing_reason", "jupyterlab"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "artifact_dir",
+    "chromium_missing_reason",
+    "copy_artifact",
+    "jupyterlab",
+]
 
 CHROMIUM = os.environ.get("ALNB_CHROMIUM", "/usr/bin/chromium")
 #: Headless, sandbox off (containers run as root), and no background traffic to hosts that cannot be reached.
@@ -152,4 +159,13 @@ def copy_artifact(source: Path, name: str) -> Path:
     target = Path(__file__).resolve().parents[2] / "artifacts" / name
     target.parent.mkdir(exist_ok=True)
     shutil.copyfile(source, target)
+    return target
+
+
+def artifact_dir(name: str) -> Path:
+    """A fresh folder ``runs/browser-artifacts/<name>/`` at the repository root (gitignored) for screenshots."""
+    target = Path(__file__).resolve().parents[2] / "runs" / "browser-artifacts" / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
     return target
