@@ -135,7 +135,8 @@ def test_pool_on_an_existing_store_restores_state_and_round(tmp_path: Path) -> N
     pool.label([12, 1], ["dog", "dog"])
     pool.skip(5)
 
-    restored = Pool(range(20), NAMES, store=LabelStore(path, NAMES))  # e.g. after a kernel restart
+    # e.g. after a kernel restart; resuming the store's session lets undo reach its earlier actions
+    restored = Pool(range(20), NAMES, store=LabelStore(path, NAMES, session=pool.store.session))
     for name in ("labeled", "labels", "skipped", "unlabeled"):
         np.testing.assert_array_equal(getattr(restored, name), getattr(pool, name))
     assert restored.round == 2
