@@ -109,9 +109,7 @@ def test_a_moved_adapter_folder_and_a_moved_base_model(
     ):
         load_classifier(moved)
     assert torch.equal(_logits(load_classifier(moved, base_model=new_base), pixels), expected)
-    with pytest.raises(
-        ValueError, match=r"base_model=.* only applies when model is a folder written by save_adapter"
-    ):
+    with pytest.raises(ValueError, match=r"base_model=.* only applies when model is an adapter folder"):
         load_classifier(new_base, NAMES, base_model=new_base)
 
 
@@ -148,11 +146,106 @@ def test_what_is_given_for_a_folder_must_match_what_it_holds(clip_dir: str, tmp_
         load_classifier(folder)
 
 
-def test_a_peft_only_folder_is_a_clear_error(clip_dir: str, tmp_path: Path) -> None:
-    folder = load_classifier(clip_dir, NAMES, adapter="lora").save_adapter(tmp_path / "lora")
+def test_a_lora_folder_without_alnb_json_loads_with_class_names(
+    clip_dir: str, tmp_path: Path, pixels: torch.Tensor
+) -> None:
+    clf = load_classifier(clip_dir, NAMES, adapter="lora", towers="vision", targets=("q", "o"))
+    _perturb(clf)
+    folder = clf.save_adapter(tmp_path / "lora")
     (folder / ADAPTER_CONFIG_FILE).unlink()  # what peft alone writes
-    with pytest.raises(ValueError, match=r"peft adapter folder without alnb_adapter\.json"):
-        load_classifier(folder, NAMES)
+    (folder / "adapter.safetensors").unlink()
+    with pytest.raises(ValueError, match=r"peft adapter folder without alnb_adapter\.json.*class_names="):
+        load_classifier(folder)
+    reloaded = load_classifier(folder, NAMES)
+    assert (
+        reloaded.adapter.target_modules == clf.adapter.target_modules and reloaded.image_tower_frozen is False
+    )
+    assert torch.equal(_logits(reloaded, pixels), _logits(clf, pixels))
+
+
+def _randomise_lora_b(model: torch.nn.Module) -> None:
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, param in sorted(model.named_parameters()):
+            if "lora_B" in name:
+                param.copy_(0.1 * torch.randn(param.shape, generator=generator))
+
+
+def test_a_folder_peft_itself_wrote_gives_peft_s_logits(
+    clip_dir: str, tmp_path: Path, pixels: torch.Tensor
+) -> None:
+    import torch.nn.functional as F
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, CLIPModel
+
+    from alnb.models.text import pooled
+
+    model = get_peft_model(
+        CLIPModel.from_pretrained(clip_dir),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+    )
+    _randomise_lora_b(model)
+    model.save_pretrained(str(tmp_path / "peft"))
+    model.eval()
+    tokens = AutoTokenizer.from_pretrained(clip_dir)(
+        [f"a photo of a {n}." for n in NAMES], padding=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        text = F.normalize(pooled(model.get_text_features(**tokens)), dim=-1)
+        image = F.normalize(pooled(model.get_image_features(pixel_values=pixels)), dim=-1)
+        expected = model.logit_scale.exp().clamp(max=100) * image @ text.t()
+    clf = load_classifier(tmp_path / "peft", NAMES)
+    assert clf.adapter_name == "lora" and clf.adapter_config.r == 4 and clf.adapter_config.alpha == 8
+    assert clf.model_name == str(Path(clip_dir).resolve())
+    torch.testing.assert_close(_logits(clf, pixels), expected)
+
+
+def test_a_peft_siglip_folder_with_an_inert_head_lora_loads(siglip_dir: str, tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, SiglipModel
+
+    targets = ["q_proj", "k_proj", "v_proj", "out_proj"]  # peft also wraps the pooling head's out_proj
+    model = get_peft_model(SiglipModel.from_pretrained(siglip_dir), LoraConfig(r=2, target_modules=targets))
+    assert any("head.attention.out_proj.lora_B" in n for n, _ in model.named_parameters())
+    _randomise_lora_b(model)
+    model.save_pretrained(str(tmp_path / "peft"))
+    model.eval()
+    clf = load_classifier(tmp_path / "peft", NAMES)
+    assert not any(".head." in n for n in clf.adapter.target_modules)
+    images, _ = color_images(seed=4, per_class=1)
+    x = clf.preprocess(images)
+    ids = AutoTokenizer.from_pretrained(siglip_dir)(
+        [f"a photo of a {n}." for n in NAMES], padding="max_length", max_length=16, return_tensors="pt"
+    )["input_ids"]
+    with torch.no_grad():
+        expected = model(input_ids=ids, pixel_values=x).logits_per_image
+    torch.testing.assert_close(_logits(clf, x), expected)
+
+
+def test_peft_folders_alnb_cannot_read_are_clear_errors(clip_dir: str, vit_dir: str, tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import CLIPModel, ViTModel
+
+    vit = get_peft_model(
+        ViTModel.from_pretrained(vit_dir), LoraConfig(r=2, target_modules=["q_proj", "v_proj"])
+    )
+    vit.save_pretrained(str(tmp_path / "vit"))
+    with pytest.raises(ValueError, match="is a vision model; a peft folder holds no classification head"):
+        load_classifier(tmp_path / "vit", NAMES)
+    dora = get_peft_model(
+        CLIPModel.from_pretrained(clip_dir), LoraConfig(r=2, target_modules=["q_proj"], use_dora=True)
+    )
+    dora.save_pretrained(str(tmp_path / "dora"))
+    with pytest.raises(ValueError, match=r"settings alnb's LoRA adapter does not have: \{'use_dora': True\}"):
+        load_classifier(tmp_path / "dora", NAMES)
+    config = json.loads((tmp_path / "dora" / "adapter_config.json").read_text())
+    (tmp_path / "dora" / "adapter_config.json").write_text(json.dumps({**config, "peft_type": "IA3"}))
+    with pytest.raises(
+        ValueError, match="describes a 'IA3' adapter; alnb loads peft adapters of peft_type 'LORA'"
+    ):
+        load_classifier(tmp_path / "dora", NAMES)
+    with pytest.raises(ValueError, match="holds a peft LoRA adapter; adapter='coop' cannot load it"):
+        load_classifier(tmp_path / "dora", NAMES, adapter="coop")
 
 
 def test_version_1_folders_still_load(clip_dir: str, tmp_path: Path, pixels: torch.Tensor) -> None:

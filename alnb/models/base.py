@@ -207,6 +207,10 @@ class Classifier(nn.Module, ABC):
         rgb = [to_rgb(im) if isinstance(im, Image.Image) else im for im in images]
         return self.image_processor(images=rgb, return_tensors="pt")["pixel_values"]
 
+    def tower_prefixes(self, tower: str) -> tuple[str, ...]:
+        """Module-path prefixes of a tower (``"vision"`` or ``"text"``) inside :attr:`backbone`."""
+        raise ValueError(f"{type(self).__name__} does not say where its {tower!r} tower lies.")
+
     @abstractmethod
     def backbone_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Image features ``[B, d]`` of the frozen backbone (no adapter)."""

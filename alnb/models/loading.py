@@ -7,6 +7,7 @@ unsupported adapter is refused before anything large is downloaded or read.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from alnb._paths import resolve_model_name
 from alnb.embedded import DEFAULT_MODEL
+from alnb.models.adapters.lora import LoRA
 from alnb.models.base import ADAPTER_CONFIG_FILE, Classifier, check_class_names, read_adapter_description
 from alnb.models.devices import resolve_device, resolve_dtype
 from alnb.models.registry import adapter_class, check_supports, make_adapter_config
@@ -121,7 +123,7 @@ def load_classifier(
 
     Parameters
     ----------
-    model : str or path
+    model : str or os.PathLike
         A Hugging Face model id or a local folder written by ``save_pretrained`` (default: the embedded tiny
         CLIP, ``alnb.embedded.DEFAULT_MODEL``). ``model_type`` ``"clip"`` (and ``"siglip"``) gives a
         :class:`VisionLanguageClassifier`; any other image model with a hidden size (ViT, DINOv2, …) gives a
@@ -150,7 +152,7 @@ def load_classifier(
         Where the whole classifier is put: ``None`` the CPU (the Trainer moves it to its device), ``"auto"`` the
         best device present (CUDA, Apple MPS, XPU, … by accelerate's rule, :func:`alnb.models.default_device`),
         or a device such as ``"cuda:1"`` or ``"mps"``. Weights load straight onto it.
-    base_model : str or path, optional
+    base_model : str or os.PathLike, optional
         For an adapter folder only: the base model to use instead of the recorded one (e.g. after moving the
         folder to a machine where the model lies elsewhere); its ``model_type`` must match.
     **options
@@ -195,20 +197,22 @@ def load_classifier(
             base_model=base_model,
             options=options,
         )
+    if folder.is_dir() and (folder / PEFT_CONFIG).is_file() and not (folder / "config.json").is_file():
+        return _load_peft_folder(
+            folder,
+            class_names,
+            adapter,
+            templates,
+            seed=seed,
+            torch_dtype=torch_dtype,
+            device_map=device_map,
+            base_model=base_model,
+            options=options,
+        )
     if base_model is not None:
         raise ValueError(
-            f"base_model={base_model!r} only applies when model is a folder written by save_adapter() (one "
-            f"holding {ADAPTER_CONFIG_FILE}); {model!r} is not."
-        )
-    if (
-        folder.is_dir()
-        and (folder / "adapter_config.json").is_file()
-        and not (folder / "config.json").is_file()
-    ):
-        raise ValueError(
-            f"{model!r} is a peft adapter folder without {ADAPTER_CONFIG_FILE}, so alnb cannot tell its classes "
-            "or classifier; load_classifier reads adapter folders written by Classifier.save_adapter(). Pass the "
-            "base model instead (its adapter_config.json names it as base_model_name_or_path)."
+            f"base_model={base_model!r} only applies when model is an adapter folder (one holding "
+            f"{ADAPTER_CONFIG_FILE} or peft's {PEFT_CONFIG}); {model!r} is not."
         )
     return _load_model(
         model,
@@ -232,6 +236,8 @@ def _load_model(
     torch_dtype: Any,
     device_map: Any,
     options: dict[str, Any],
+    families: tuple[str, ...] = ("vision_language", "vision"),
+    why: str = "",
 ) -> Classifier:
     names = check_class_names(class_names)  # type: ignore[arg-type]  # None is refused with a clear message
     cls = adapter_class(adapter)
@@ -241,6 +247,8 @@ def _load_model(
     model_config = _load_config(model)
     family = _family(model, model_config, templates)
     model_name = resolve_model_name(model)
+    if family not in families:
+        raise ValueError(f"model {model!r} is a {family.replace('_', '-')} model; {why}")
     # From the config alone, before any weights are read or downloaded.
     check_supports(cls, family, str(getattr(model_config, "model_type", None)), model_name)
 
@@ -319,6 +327,126 @@ def _load_saved(
         options=dict(saved["config"]),
     )
     return classifier.load_adapter(folder)
+
+
+#: peft's description of a saved adapter.
+PEFT_CONFIG = "adapter_config.json"
+
+#: peft LoRA settings alnb's LoRA does not have, with the values that mean "not used".
+_PEFT_UNUSED: dict[str, tuple[Any, ...]] = {
+    "use_dora": (None, False),
+    "bias": (None, "none"),
+    "modules_to_save": (None, []),
+    "rank_pattern": (None, {}),
+    "alpha_pattern": (None, {}),
+    "layers_to_transform": (None, []),
+    "layer_replication": (None, []),
+    "trainable_token_indices": (None, {}, []),
+    "exclude_modules": (None, []),
+    "fan_in_fan_out": (None, False),
+    "lora_bias": (None, False),
+    "use_qalora": (None, False),
+    "target_parameters": (None, []),
+    "alora_invocation_tokens": (None, []),
+    "use_bdlora": (None, False),
+    "velora_config": (None, {}),
+    "monteclora_config": (None, {}),
+    "arrow_config": (None, {}),
+    "kasa_config": (None, {}),
+}
+
+
+def _load_peft_folder(
+    folder: Path,
+    class_names: Sequence[str] | None,
+    adapter: str | None,
+    templates: Sequence[str] | None,
+    *,
+    seed: int | None,
+    torch_dtype: Any,
+    device_map: Any,
+    base_model: str | os.PathLike[str] | None,
+    options: dict[str, Any],
+) -> Classifier:
+    """A LoRA folder peft wrote (``PeftModel.save_pretrained``, no ``alnb_adapter.json``) on a CLIP-like model.
+
+    The classes must be given; the text side uses the templates, as alnb's LoRA does. Only the JSON config and the
+    safetensors weights are read.
+    """
+    where = folder / PEFT_CONFIG
+    if adapter not in (None, "lora"):
+        raise ValueError(f"{str(folder)!r} holds a peft LoRA adapter; adapter={adapter!r} cannot load it.")
+    if options:
+        raise ValueError(
+            f"adapter options {sorted(options)} cannot be given for {str(folder)!r}: {where} has them."
+        )
+    if class_names is None:
+        raise ValueError(
+            f"{str(folder)!r} is a peft adapter folder without {ADAPTER_CONFIG_FILE}, so it does not say the "
+            "classes: pass class_names=[...] (alnb's own save_adapter() folders record them)."
+        )
+    try:
+        peft = json.loads(where.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{where} is not valid JSON ({err}).") from err
+    if not isinstance(peft, dict) or peft.get("peft_type") != "LORA":
+        found = peft.get("peft_type") if isinstance(peft, dict) else type(peft).__name__
+        raise ValueError(
+            f"{where} describes a {found!r} adapter; alnb loads peft adapters of peft_type 'LORA'."
+        )
+    used = {k: peft[k] for k, unused in _PEFT_UNUSED.items() if peft.get(k) not in unused}
+    raw_targets = peft.get("target_modules")
+    if isinstance(raw_targets, str) or not raw_targets:
+        used["target_modules"] = raw_targets  # a regular expression, or nothing
+    if used:
+        raise ValueError(
+            f"{where} uses peft LoRA settings alnb's LoRA adapter does not have: {used}; alnb loads plain LoRA "
+            "(r, lora_alpha, lora_dropout, use_rslora and a list of target_modules)."
+        )
+    targets = [str(t) for t in raw_targets or ()]
+    model = os.fspath(base_model) if base_model is not None else peft.get("base_model_name_or_path")
+    if not model:
+        raise ValueError(
+            f"{where} records no base_model_name_or_path; pass base_model=... to say which model."
+        )
+    lora_options = {
+        "r": int(peft.get("r", 8)),
+        "alpha": peft.get("lora_alpha", 8),
+        "dropout": float(peft.get("lora_dropout", 0.0)),
+        "use_rslora": bool(peft.get("use_rslora", False)),
+        "towers": _towers(targets),
+        "targets": tuple(sorted(targets)),
+    }
+    classifier = _load_model(
+        str(model),
+        class_names,
+        "lora",
+        templates,
+        seed=0 if seed is None else seed,
+        torch_dtype=torch_dtype,
+        device_map=device_map,
+        options=lora_options,
+        families=("vision_language",),
+        why=(
+            f"a peft folder holds no classification head for it, so {str(folder)!r} cannot become a classifier "
+            "(alnb's own save_adapter() folders of image models hold their head)."
+        ),
+    )
+    lora = classifier.adapter
+    if not isinstance(lora, LoRA):  # pragma: no cover - _load_model built a LoRA adapter
+        raise TypeError(f"expected a LoRA adapter, got {type(lora).__name__}.")
+    lora.load(classifier, folder)
+    classifier.invalidate_caches()
+    return classifier
+
+
+def _towers(targets: Sequence[str]) -> str:
+    """Which towers a peft ``target_modules`` list touches: full paths say; bare names apply to both."""
+    if any("." not in t for t in targets):
+        return "both"
+    vision = any(t.startswith(("vision_model.", "visual_projection")) for t in targets)
+    text = any(t.startswith(("text_model.", "text_projection")) for t in targets)
+    return "both" if vision == text else ("vision" if vision else "text")
 
 
 def _saved_base_model(folder: Path, saved: dict[str, Any]) -> str:

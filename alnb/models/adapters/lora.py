@@ -18,7 +18,7 @@ from torch import nn
 
 from alnb._paths import resolve_model_name
 from alnb._validation import check_choice, check_fraction, check_positive_int
-from alnb.models.adapters.base import Adapter, AdapterConfig, kaiming_uniform_
+from alnb.models.adapters.base import STATE_FILE, Adapter, AdapterConfig, kaiming_uniform_
 from alnb.models.registry import register_adapter
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = [
     "PEFT_PREFIX",
     "LoRA",
     "LoRAConfig",
+    "inside_multihead_attention",
     "resolve_lora_targets",
 ]
 
@@ -67,7 +68,8 @@ class LoRAConfig(AdapterConfig):
         and ``"vision"`` mean.
     targets : tuple of str
         Attention projections: ``"q"``, ``"k"``, ``"v"``, ``"o"`` (matched to ``q_proj``/``query``/… by name
-        in each model), or literal module names such as ``"fc1"``.
+        in each model), literal module names such as ``"fc1"``, or full module paths such as
+        ``"vision_model.encoder.layers.0.self_attn.q_proj"`` (what a peft folder may record).
     """
 
     r: int = 4
@@ -91,11 +93,26 @@ class LoRAConfig(AdapterConfig):
             raise ValueError(f"targets must be a non-empty list of module names, got {self.targets!r}.")
 
 
+def inside_multihead_attention(model: nn.Module) -> set[str]:
+    """Names of the modules inside an ``nn.MultiheadAttention`` of ``model``.
+
+    ``nn.MultiheadAttention`` (SigLIP's pooling head) reads ``out_proj.weight`` directly and never calls its
+    forward, so LoRA there would train nothing: such projections are never targets.
+    """
+    return {
+        f"{name}.{child}" if name else child
+        for name, m in model.named_modules()
+        if isinstance(m, nn.MultiheadAttention)
+        for child, _ in m.named_children()
+    }
+
+
 def resolve_lora_targets(classifier: Classifier, towers: str, targets: tuple[str, ...]) -> list[str]:
     """Full names of the ``nn.Linear`` modules that get LoRA, found with ``named_modules()``.
 
-    Each target must match at least one linear layer in every chosen tower; otherwise ``ValueError`` lists the
-    linear layer names the tower has. Projections inside ``nn.MultiheadAttention`` (SigLIP's attention-pooling
+    A target with a dot is a full module path and must name a linear layer of a chosen tower. Any other target
+    must match at least one linear layer in every chosen tower; otherwise ``ValueError`` lists the linear layer
+    names the tower has. Projections inside ``nn.MultiheadAttention`` (SigLIP's attention-pooling
     head) are never targets: that module uses their weights without calling them, so LoRA would have no effect.
     """
     if classifier.family == "vision":
@@ -107,20 +124,23 @@ def resolve_lora_targets(classifier: Classifier, towers: str, targets: tuple[str
     else:
         chosen = ["vision", "text"] if towers == "both" else [towers]
     modules = dict(classifier.backbone.named_modules())
-    # nn.MultiheadAttention (SigLIP's pooling head) reads out_proj.weight directly and never calls its forward,
-    # so LoRA there would train nothing: such projections are not targets.
-    inside_mha = {
-        f"{name}.{child}" if name else child
-        for name, m in modules.items()
-        if isinstance(m, nn.MultiheadAttention)
-        for child, _ in m.named_children()
-    }
+    inside_mha = inside_multihead_attention(classifier.backbone)
     linear = {n: m for n, m in modules.items() if isinstance(m, nn.Linear) and n not in inside_mha}
     names: list[str] = []
+    tower_prefixes = tuple(p for t in chosen for p in classifier.tower_prefixes(t))
+    for target in (t for t in targets if "." in t):  # a full module path, as a peft folder records it
+        if target not in linear or not target.startswith(tower_prefixes):
+            where = (
+                "inside nn.MultiheadAttention, where LoRA has no effect"
+                if target in inside_mha
+                else (f"not a linear layer of the {towers} tower(s) of {classifier.model_name!r}")
+            )
+            raise ValueError(f"LoRA target {target!r} is {where}.")
+        names.append(target)
     for tower in chosen:
-        prefixes = classifier.tower_prefixes(tower)  # type: ignore[attr-defined]
+        prefixes = classifier.tower_prefixes(tower)
         in_tower = [n for n in linear if n.startswith(prefixes)]
-        for target in targets:
+        for target in (t for t in targets if "." not in t):
             leaves = LORA_TARGET_ALIASES.get(target, (target,))
             hits = [n for n in in_tower if n.rsplit(".", 1)[-1] in leaves]
             if not hits:
@@ -144,7 +164,8 @@ class LoRA(Adapter):
     ``base_model.model.<module>.lora_A.weight`` (metadata ``format=pt``) and ``adapter_config.json`` with
     ``base_model_name_or_path`` (an absolute path for a local folder), ``inference_mode=True`` and the base
     model class in ``auto_mapping``; so ``PeftModel.from_pretrained(AutoModel.from_pretrained(model), folder)``
-    gives the same backbone. Folders written by earlier alnb versions (keys without the prefix) still load here.
+    gives the same backbone. Folders written by earlier alnb versions (keys without the prefix) still load here, and
+    ``load_classifier(folder, class_names)`` reads a plain LoRA folder written by peft itself on a CLIP-like model.
     """
 
     def trains_image_tower(self, classifier: Classifier) -> bool:
@@ -216,6 +237,10 @@ class LoRA(Adapter):
         if all(k.startswith(PEFT_PREFIX) for k in weights):  # peft's format; older alnb saved without it
             weights = {k[len(PEFT_PREFIX) :]: v for k, v in weights.items()}
         expected = get_peft_model_state_dict(classifier.backbone, adapter_name=_ADAPTER_NAME)
+        # A folder peft wrote with a bare "out_proj" target also wrapped SigLIP's pooling head, where those weights
+        # had no effect: they are left out here.
+        inert = tuple(f"{name}." for name in inside_multihead_attention(classifier.backbone))
+        weights = {k: v for k, v in weights.items() if k in expected or not k.startswith(inert)}
         if set(weights) != set(expected):
             missing, extra = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
             raise ValueError(
@@ -223,4 +248,5 @@ class LoRA(Adapter):
                 f"{extra[:5]}."
             )
         set_peft_model_state_dict(classifier.backbone, weights, adapter_name=_ADAPTER_NAME)
-        super().load(classifier, directory)
+        if (directory / STATE_FILE).is_file() or self.plain_state(classifier):
+            super().load(classifier, directory)  # a folder peft alone wrote has no adapter.safetensors
