@@ -234,8 +234,11 @@ while True:
 
 
 @pytest.mark.slow
-def test_sigkill_of_a_sqlite_writer_keeps_every_committed_label(tmp_path: Path) -> None:
-    url = _sqlite(tmp_path)
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_sigkill_of_a_writer_keeps_every_committed_label(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = _sqlite(tmp_path) if kind == "sqlite" else _database(request.getfixturevalue("postgres"), "killed")
     LabelStore(url, NAMES).close()
     child = subprocess.Popen([sys.executable, "-c", _KILLED, url], stdout=subprocess.PIPE, text=True)
     try:
@@ -257,6 +260,10 @@ def test_sigkill_of_a_sqlite_writer_keeps_every_committed_label(tmp_path: Path) 
 
 
 # ---------------------------------------------------------------------------------------------- PostgreSQL
+PG_PASSWORD = "alnb-test-pw-7f3"  # of a throw-away server that listens on no network
+PG_PASSWORD_ENV = "ALNB_TEST_PG_PASSWORD"
+
+
 def _pg_bin() -> Path | None:
     found = shutil.which("pg_ctl")
     if found:
@@ -269,7 +276,9 @@ def _pg_bin() -> Path | None:
 def postgres() -> Iterator[str]:
     """A PostgreSQL server of this test run only: a temp folder, no TCP, a Unix socket in that folder.
 
-    Yields the socket folder. As root the server runs as the ``postgres`` user (PostgreSQL refuses root).
+    Yields the socket folder. Connections need the password of the user ``alnb`` (SCRAM), which the tests read
+    from the environment variable :data:`PG_PASSWORD_ENV`. As root the server runs as the ``postgres`` user
+    (PostgreSQL refuses root).
     """
     bindir = _pg_bin()
     if bindir is None or not (bindir / "initdb").exists():
@@ -288,6 +297,10 @@ def postgres() -> Iterator[str]:
         os.chown(folder, user.pw_uid, user.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
     data = folder / "data"
+    pwfile = folder / "pw"
+    pwfile.write_text(PG_PASSWORD + "\n")
+    if prefix:
+        os.chown(pwfile, user.pw_uid, user.pw_gid)
     subprocess.run(
         [
             *prefix,
@@ -297,7 +310,8 @@ def postgres() -> Iterator[str]:
             "-U",
             "alnb",
             "-A",
-            "trust",
+            "scram-sha-256",
+            f"--pwfile={pwfile}",
             "-E",
             "UTF8",
             "--no-sync",
@@ -326,9 +340,16 @@ def postgres() -> Iterator[str]:
         capture_output=True,
         timeout=120,
     )
+    pwfile.unlink()
+    previous = os.environ.get(PG_PASSWORD_ENV)
+    os.environ[PG_PASSWORD_ENV] = PG_PASSWORD  # the worker processes inherit it
     try:
         yield str(folder)
     finally:
+        if previous is None:
+            os.environ.pop(PG_PASSWORD_ENV, None)
+        else:
+            os.environ[PG_PASSWORD_ENV] = previous
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
             capture_output=True,
@@ -338,11 +359,18 @@ def postgres() -> Iterator[str]:
 
 
 def _database(socket: str, name: str) -> str:
+    """A new database on the test server; its URL names the password's environment variable, not the password."""
     import psycopg
 
-    with psycopg.connect(host=socket, user="alnb", dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=socket, user="alnb", password=PG_PASSWORD, dbname="postgres", autocommit=True
+    ) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://alnb@/{name}?host={socket}"
+    return f"postgresql://alnb@/{name}?host={socket}&password_env={PG_PASSWORD_ENV}"
+
+
+def _url_of(socket: str, name: str) -> str:
+    return f"postgresql://alnb@/{name}?host={socket}&password_env={PG_PASSWORD_ENV}"
 
 
 @pytest.mark.slow
@@ -369,14 +397,16 @@ def test_postgresql_store_semantics_and_copy(postgres: str, tmp_path: Path) -> N
     moved = LabelStore(tmp_path / "labels.jsonl", NAMES)
     moved.label(5, 0)
     moved.copy_to(_database(postgres, "moved"))
-    assert LabelStore(f"postgresql://alnb@/moved?host={postgres}", NAMES).labels == {5: 0}
+    assert LabelStore(_url_of(postgres, "moved"), NAMES).labels == {5: 0}
+    with pytest.raises(Exception, match="password authentication failed"):  # the server really checks it
+        LabelStore(f"postgresql://alnb:wrong@/moved?host={postgres}", NAMES)
     for store in (alice, bob):
         store.close()
 
 
 @pytest.mark.slow
 def test_a_learner_session_on_postgresql_saves_no_password(
-    postgres: str, clip_dir: str, color_dataset, tmp_path: Path
+    postgres: str, clip_dir: str, color_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from conftest import COLOR_NAMES
 
@@ -384,9 +414,10 @@ def test_a_learner_session_on_postgresql_saves_no_password(
     from alnb.models import load_classifier
 
     names = list(COLOR_NAMES)
-    url = _database(postgres, "session").replace("alnb@", "alnb:pw-never-saved@")  # trust auth ignores it
+    _database(postgres, "session")
+    url = f"postgresql://alnb:{PG_PASSWORD}@/session?host={postgres}"  # a password written in the URL
     store = LabelStore(url, names)
-    assert "pw-never-saved" not in repr(store) and "pw-never-saved" not in store.describe()
+    assert PG_PASSWORD not in repr(store) and PG_PASSWORD not in store.describe()
     classifier = load_classifier(clip_dir, names, adapter="coop", n_ctx=4)
     trainer = Trainer(TrainerConfig(epochs=1, batch_size=8, lr=0.01, seed=0, quiet=True))
     learner = ActiveLearner(
@@ -396,9 +427,13 @@ def test_a_learner_session_on_postgresql_saves_no_password(
     learner.teach(query.indices, [0] * len(query))
     learner.save(tmp_path / "session")
     saved = (tmp_path / "session" / "learner.json").read_text()
-    assert "pw-never-saved" not in saved and json.loads(saved)["store"].startswith(
-        "postgresql+psycopg://alnb@/"
+    assert PG_PASSWORD not in saved and json.loads(saved)["store"].startswith("postgresql+psycopg://alnb@/")
+    assert not any(
+        PG_PASSWORD in f.read_bytes().decode("latin-1")
+        for f in (tmp_path / "session").rglob("*")
+        if f.is_file()
     )
+    monkeypatch.setenv("PGPASSWORD", PG_PASSWORD)  # how the resumed session gets it: libpq's own variable
     resumed = ActiveLearner.load(tmp_path / "session", color_dataset)
     assert resumed.pool.store.url is not None and resumed.pool.store.labels == store.labels
     assert len(resumed.pool.store.labels) == len(query)
