@@ -374,9 +374,7 @@ class ActiveLearner:
                 f"cannot query: the pool has no unlabeled items left ({self._pool_counts()}); the budget "
                 f"{'is unlimited' if self.budget is None else f'of {self.budget} is not spent'}"
             )
-        k = min(self.query_size if k is None else k, remaining)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k={k!r} must be a positive int")
+        k = min(self.query_size if k is None else check_positive_int(k, "k"), remaining)
         started = time.perf_counter()
         strategy = self._active_strategy()
         predictions = self.predict_pool()
@@ -602,6 +600,7 @@ class ActiveLearner:
             "store": store.saved_location(directory) or _relative_store_path(Path(str(store_path)), directory),
             "num_labeled": len(store.labels),
             "store_actions": len(store.actions),
+            "store_session": store.session,  # a resumed session may undo what it did before the restart
             "round": self.pool.round,
             "image_column": self.pool.image_column,
             "label_column": self.pool.label_column,
@@ -668,7 +667,9 @@ class ActiveLearner:
             )
         classifier.load_adapter(directory / "adapter")
         names = spec["class_names"]
-        store = LabelStore(store_path, names, dataset_fingerprint(dataset, names))
+        store = LabelStore(
+            store_path, names, dataset_fingerprint(dataset, names), session=state.get("store_session")
+        )
         _check_store_holds(store, state, store_path)
         history = list(state["history"])
         # Format 1 kept no round: it was the store's last round, advanced to len(history) after a round had ended.

@@ -59,7 +59,7 @@ def test_unknown_builtin_lists_the_known_ones():
     assert {"digits", "glyphs", "alphanumerics", "glyphs-xl", "digits-lt10", "glyphs-lt100"} <= set(
         available()
     )
-    with pytest.raises(ValueError, match="seed='0' must be an integer"):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got '0'"):
         load("digits", seed="0")
 
 

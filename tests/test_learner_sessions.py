@@ -121,6 +121,8 @@ def test_a_saved_session_keeps_the_pools_round_and_layout(clip_dir, color_datase
     assert "fitted_labels" not in state
     resumed = _load(tmp_path / "s", clip_dir, color_dataset, test_set)
     assert resumed.round == resumed.pool.round == 5 and resumed.pool.store.last_round == 3
+    last = learner.pool.store.actions[-1]
+    assert resumed.pool.undo().index == last.index  # the same labeling session: its undo stack survives
 
 
 def test_a_pool_round_before_the_stores_last_round_is_refused(tmp_path):

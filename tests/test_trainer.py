@@ -82,7 +82,7 @@ def _count_vision(clf: Classifier) -> VisionCalls:
         ("calibration_schedule", "linear", "calibration_schedule must be one of 'anneal', 'constant'"),
         ("mixed_precision", "fp8", "mixed_precision must be one of"),
         ("warmup_epochs", 10, "warmup_epochs must be fewer than epochs"),
-        ("seed", -1, "seed must be an integer >= 0"),
+        ("seed", -1, "seed must be a non-negative integer, got -1"),
         ("quiet", "yes", "quiet must be True or False"),
         ("image_column", "", "image_column must be a non-empty string"),
     ],

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Image
 
+from alnb._validation import check_non_negative_int
 from alnb.embedded.world import (
     DIGIT_NAMES,
     HELD_OUT_BACKGROUNDS,
@@ -262,6 +263,4 @@ def load(name: str = "digits", *, seed: int = 0) -> DatasetDict:
     """
     if name not in available():
         raise ValueError(f"name={name!r} is not a built-in task; expected one of {sorted(available())}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed={seed!r} must be an integer")
-    return _load_cached(name, int(seed))
+    return _load_cached(name, check_non_negative_int(seed, "seed"))

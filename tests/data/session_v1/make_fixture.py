@@ -1,16 +1,22 @@
 """Writes tests/data/session_v1/{ended,open}: sessions saved by alnb before the round got one owner."""
-import math, shutil, sys, tempfile
-from pathlib import Path
-sys.path.insert(0, "tests")
+
 import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
 os.environ["HF_HUB_OFFLINE"] = "1"
+sys.path.insert(0, "tests")  # conftest's tiny CLIP and colour images
+
 import torch
 from conftest import COLOR_NAMES, color_images, tiny_clip_config
 from datasets import ClassLabel, Dataset, Features
 from datasets import Image as ImageFeature
 from transformers import CLIPImageProcessor, CLIPModel
-from alnb.embedded.tokenizer import build_tokenizer
+
 from alnb import ActiveLearner, DatasetOracle, Pool, Trainer, TrainerConfig
+from alnb.embedded.tokenizer import build_tokenizer
 from alnb.models import load_classifier
 
 NAMES = list(COLOR_NAMES)
@@ -27,10 +33,12 @@ test = Dataset.from_dict({"image": timages, "label": tlabels}, features=features
 out = Path("tests/data/session_v1")
 shutil.rmtree(out, ignore_errors=True)
 
+
 def learner():
     classifier = load_classifier(str(clip), NAMES, adapter="coop", n_ctx=4)
     trainer = Trainer(TrainerConfig(epochs=2, batch_size=8, lr=0.01, calibration="uc", seed=0, quiet=True))
     return ActiveLearner(classifier, Pool(data, NAMES), trainer, "entropy+pcb", None, test=test, seed=0)
+
 
 a = learner()
 a.run(2, progress=False)
