@@ -353,3 +353,29 @@ def test_report_without_a_test_set_shows_the_audit_and_earlier_sessions(
     assert "alnb-audit-summary" in session.report.summary.value
     with pytest.raises(ValueError, match="neither a session folder"):
         ActiveLearningSession(learner, baselines={"gone": tmp_path / "missing"})
+
+
+def test_review_pseudo_labels_confirm_correct_revert(make_learner, tmp_path: Path) -> None:
+    learner = make_learner(tmp_path / "labels.jsonl")
+    session = ActiveLearningSession(learner, batch_size=4, audit_share=0, background=False).start()
+    shown = session.query.indices.tolist()
+    assert session.review_pseudo_labels() is None and "no pseudo-label to review" in session.status.value
+    spare = [i for i in range(48) if i not in shown][:3]
+    learner.pool.store.label(spare, [0, 1, 2], annotator="model", pseudo=True)
+    review = session.review_pseudo_labels()
+    assert review is not None and review.indices.tolist() == sorted(spare)
+    widget = session.labeling
+    assert all("model's pseudo-label" in tile.children[3].value for tile in widget.tiles)
+    assert (
+        "guess: <b>" in widget.tiles[0].children[2].value and "nan" not in widget.tiles[0].children[2].value
+    )
+    widget.select(spare[0])
+    widget.press("a")  # confirmed: now a person's label
+    assert widget.error.value == "", widget.error.value
+    widget.press("4")  # spare[1] corrected to class 3
+    widget.press("delete")  # spare[2] reverted to unlabeled
+    store = learner.pool.store
+    assert store.human_labels == {spare[0]: 0, spare[1]: 3} and store.pseudo_labels == {}
+    assert spare[2] in learner.pool.unlabeled
+    widget.press("enter")  # ends the review without training
+    assert session.query.indices.tolist() == shown and learner.history == []

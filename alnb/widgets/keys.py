@@ -147,6 +147,7 @@ def _page_keys(keymap: Mapping[str, str]) -> dict[str, str]:
     named = {
         "enter": "Enter",
         "backspace": "Backspace",
+        "delete": "Delete",
         "escape": "Escape",
         "arrowleft": "ArrowLeft",
         "arrowright": "ArrowRight",

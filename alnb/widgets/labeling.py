@@ -63,6 +63,7 @@ _ACTION_KEYS = {
     "enter": "submit",
     "backspace": "undo",
     "ctrl+z": "undo",
+    "delete": "revert",
     "space": "next",
     "arrowright": "next",
     "shift+space": "previous",
@@ -560,6 +561,12 @@ class LabelInput(w.VBox):
             tooltip="train on the labels and continue",
             layout=w.Layout(width="auto"),
         )
+        self.revert_button = w.Button(
+            description="Revert (Del)",
+            icon="eraser",
+            tooltip="back to unlabeled: removes the selected image's label (a model's pseudo-label, say) or skip",
+        )
+        self.revert_button.on_click(lambda _b: on_action("revert"))
         self.full_button = w.Button(
             description="Full size (f)", icon="search-plus", tooltip="the selected image at full resolution"
         )
@@ -585,7 +592,10 @@ class LabelInput(w.VBox):
                 keymap,
                 self._key,
                 scope=scope,
-                help="1-9/0 and letters label · a accept guess · s skip · ⌫ undo · ⏎ submit · ←/→/space move · f full size",
+                help=(
+                    "1-9/0 and letters label · a accept guess · s skip · ⌫ undo · Del revert · ⏎ submit · "
+                    "←/→/space move · f full size"
+                ),
             )
             if keyboard
             else None
@@ -597,6 +607,7 @@ class LabelInput(w.VBox):
                     self.accept_button,
                     self.skip_button,
                     self.undo_button,
+                    self.revert_button,
                     self.full_button,
                     self.submit_button,
                 ],
@@ -627,6 +638,7 @@ class LabelInput(w.VBox):
     def set_disabled(self, busy: bool, can_undo: bool, can_accept: bool) -> None:
         for button in (*self.class_buttons, self.skip_button, self.submit_button, self.full_button):
             button.disabled = busy
+        self.revert_button.disabled = busy
         self.accept_button.disabled = busy or not can_accept
         self.undo_button.disabled = busy or not can_undo
 
@@ -1039,6 +1051,8 @@ class LabelingWidget(w.VBox):
             self.skip()
         elif action == "undo":
             self.undo()
+        elif action == "revert":
+            self.revert()
         elif action == "submit":
             self.submit()
         elif action in ("next", "previous"):
@@ -1106,11 +1120,12 @@ class LabelingWidget(w.VBox):
             raise ValueError(message)
 
     def _advance(self, from_position: int) -> None:
-        """Select the next image after ``from_position`` with neither label nor skip (wrapping around)."""
+        """Select the next image after ``from_position`` with neither a person's label nor a skip (wrapping)."""
         n = len(self.view.tiles)
         for step in range(1, n + 1):
             position = (from_position + step) % n
-            if self.controller.state(self.view.tiles[position].index)[0] == "open":
+            kind, _, pseudo = self.controller.state(self.view.tiles[position].index)
+            if kind == "open" or pseudo:  # a model's pseudo-label still waits for a person's look
                 self._selected = position
                 return
         # Every image is done: keep the selection where it is, so a wrong label can still be corrected.

@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from alnb._validation import check_fraction
+from alnb._validation import check_fraction, check_positive_int
 from alnb.audit import AuditItem, AuditLog, audit_size, draw_audit, estimate
 from alnb.errors import PoolExhaustedError
 from alnb.learner import ActiveLearner, Query
@@ -296,6 +296,50 @@ class ActiveLearningSession(w.VBox):
         self._save()
         self._show(query, audit)
         return query
+
+    def review_pseudo_labels(self, limit: int = 20) -> Query | None:
+        """Show up to ``limit`` of the model's pseudo-labels as a batch to check (the tiles mark them).
+
+        ``a`` (or *Accept guess*) confirms one as a person's label, a class key corrects it, ``Del`` (*Revert*)
+        returns it to the unlabeled pool, ``Backspace`` undoes; *Submit* ends the review and brings back the
+        batch that was shown, without training. Returns the review query, or ``None`` when there is no
+        pseudo-label (or a round runs).
+        """
+        limit = check_positive_int(limit, "limit")
+        store = self.learner.pool.store
+        pseudo: dict[int, int] = dict(getattr(store, "pseudo_labels", {}))
+        if self.labeling is None or self.busy or self.finished or not pseudo:
+            why = "no pseudo-label to review" if not pseudo else "the session is busy or finished"
+            self.status.value = html.escape(f"Nothing to review: {why}.")
+            return None
+        learner = self.learner
+        indices = np.asarray(sorted(pseudo)[:limit], dtype=np.int64)
+        predictions = learner.trainer.predict(learner.classifier, learner.pool.dataset, indices)
+        probs = np.asarray(predictions.probs, dtype=np.float64)
+        given = np.asarray([pseudo[int(i)] for i in indices], dtype=np.int64)
+        review = Query(
+            indices=indices,
+            scores=np.full(len(indices), np.nan),
+            predicted=given,
+            confidence=probs[np.arange(len(indices)), given],
+            round=learner.round,
+            strategy="pseudo-label review",
+        )
+        back = (self.labeling.query, self.labeling.audit, self.labeling.on_submit)
+
+        def done(_batch: Batch) -> None:
+            assert self.labeling is not None
+            self.labeling.on_submit = back[2]
+            self.labeling.set_query(back[0], audit=back[1])
+            self.status.value = html.escape("Review done; back to the batch.")
+
+        self.labeling.on_submit = done
+        self.labeling.set_query(review)
+        self.status.value = html.escape(
+            f"Reviewing {len(indices)} of {len(pseudo)} pseudo-labels: a confirms, a class key corrects, Del "
+            "reverts; Submit ends the review (no training)."
+        )
+        return review
 
     def audit_estimate(self) -> Any:
         """The :class:`alnb.audit.AuditEstimate` from the audit items labeled so far."""
