@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def _rss_split_gb() -> dict[str, float]:
     return fields
 
 
-def write(folder: Path, rows: int, dim: int) -> dict[str, float]:
+def write(folder: Path, rows: int, dim: int) -> dict[str, Any]:
     from alnb.training import FeatureCache
 
     cache = FeatureCache(folder)
@@ -57,7 +58,7 @@ def write(folder: Path, rows: int, dim: int) -> dict[str, float]:
     return {"write_s": time.perf_counter() - start, "write_peak_rss_gb": _peak_rss_gb()}
 
 
-def read(folder: Path, rows: int, dim: int) -> dict[str, float]:
+def read(folder: Path, rows: int, dim: int) -> dict[str, Any]:
     import torch
 
     from alnb.training import FeatureCache
@@ -102,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase", choices=["write", "read"], default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase is not None:  # a child process: one phase, figures as JSON on stdout
-        phase = write if args.phase == "write" else read
-        print(json.dumps(phase(args.dir, args.rows, args.dim)))
+        run_phase = write if args.phase == "write" else read
+        print(json.dumps(run_phase(args.dir, args.rows, args.dim)))
         return 0
     folder = args.dir or Path(tempfile.mkdtemp(prefix="alnb-bench-cache-", dir="/tmp"))
     figures: dict[str, object] = {

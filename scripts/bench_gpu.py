@@ -207,7 +207,7 @@ def bench_round(
     are cached first, as after the first round of a session."""
     from alnb.models import load_classifier
 
-    options = {"n_ctx": 16} if adapter == "coop" else {}
+    options: dict[str, Any] = {"n_ctx": 16} if adapter == "coop" else {}
     classifier = load_classifier(model, CLASS_NAMES, adapter=adapter, **options)
     trainer = _trainer(
         precision, workers, 4 * batch, epochs=epochs, batch_size=batch, optimizer="adamw", lr=1e-3

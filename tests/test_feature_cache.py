@@ -271,3 +271,14 @@ def test_worker_processes_give_the_same_features_and_fit(
 
     zero, two = trained(0), trained(2)
     assert zero.keys() == two.keys() and all(torch.equal(zero[n], two[n]) for n in zero)
+
+
+def test_persist_into_another_folder_copies_the_rows(tmp_path: Path) -> None:
+    cache = FeatureCache(tmp_path / "a")
+    cache.add(KEY, np.arange(6), _rows(6))
+    cache.persist(tmp_path / "a")  # already there: nothing happens
+    assert len(list((tmp_path / "a").iterdir())) == 1
+    cache.persist(tmp_path / "b")  # a session saved to a new folder takes its features along
+    assert cache.directory == tmp_path / "b"
+    torch.testing.assert_close(FeatureCache(tmp_path / "b").get(KEY, np.arange(6)), _rows(6))
+    torch.testing.assert_close(FeatureCache(tmp_path / "a").get(KEY, np.arange(6)), _rows(6))

@@ -185,7 +185,7 @@ class _MemoryEntry(_Entry):
         return sum(b.nbytes for b in self.blocks)
 
     def remove(self) -> None:
-        self.__init__()  # type: ignore[misc]
+        _MemoryEntry.__init__(self)
 
 
 class _DiskEntry(_Entry):
@@ -198,7 +198,7 @@ class _DiskEntry(_Entry):
         self.stamp: tuple[int, int, int] | None = None
         self.indices = np.empty(0, dtype=np.int64)  # dataset index of each committed row
         self.data: np.memmap | None = None
-        self.verified: set[tuple[int, int, int]] = set()
+        self.verified: set[tuple[int, ...]] = set()
         folder.mkdir(parents=True, exist_ok=True)
         with self._locked():
             self._load()
@@ -266,7 +266,7 @@ class _DiskEntry(_Entry):
                 return "chunks overlap or pass the committed rows"
             end = start + n
         if rows:
-            sizes = ((m["features"], rows * dim * 4), (m["indices"], rows * 8))
+            sizes = ((m["features"], rows * int(dim or 0) * 4), (m["indices"], rows * 8))
             for name, need in sizes:
                 path = self.folder / name
                 if not path.is_file() or path.stat().st_size < need:
@@ -330,7 +330,7 @@ class _DiskEntry(_Entry):
         if len(kept) != len(manifest["chunks"]):
             manifest["chunks"] = kept
             self._write_manifest()
-        self.verified &= {tuple(c[:3]) for c in kept}  # type: ignore[misc]
+        self.verified &= {tuple(c[:3]) for c in kept}
         self.data = (
             np.memmap(self._path("features"), dtype="<f4", mode="c", shape=(rows, dim)) if rows else None
         )
@@ -365,7 +365,7 @@ class _DiskEntry(_Entry):
                 with open(path, "r+b" if path.exists() else "wb") as handle:
                     # Over any torn bytes a killed append left past the committed end.
                     handle.seek(start * width)
-                    handle.write(memoryview(array).cast("B"))
+                    handle.write(array.data.cast("B"))
                     handle.flush()
                     os.fsync(handle.fileno())
             chunks = self.manifest["chunks"]
@@ -381,7 +381,7 @@ class _DiskEntry(_Entry):
                     last[2] = zlib.crc32(features[offset : offset + take].tobytes(), last[2])
                     last[3] = zlib.crc32(idx_bytes[offset : offset + take].tobytes(), last[3])
                     if was_verified:
-                        self.verified.add(tuple(last[:3]))  # type: ignore[arg-type]
+                        self.verified.add(tuple(last[:3]))
                 else:
                     take = min(per_chunk, k - offset)
                     rows_piece = slice(offset, offset + take)
@@ -392,7 +392,7 @@ class _DiskEntry(_Entry):
                         zlib.crc32(idx_bytes[rows_piece].tobytes()),
                     ]
                     chunks.append(chunk)
-                    self.verified.add(tuple(chunk[:3]))  # type: ignore[arg-type]
+                    self.verified.add(tuple(chunk[:3]))
                 offset += take
             self.manifest.update(rows=start + k, dim=dim)
             self._write_manifest()
@@ -418,7 +418,7 @@ class _DiskEntry(_Entry):
                 continue
             start, n, crc = chunk[0], chunk[1], chunk[2]
             if self._file_crc(start, n) == crc:
-                self.verified.add(tuple(chunk[:3]))  # type: ignore[arg-type]
+                self.verified.add(tuple(chunk[:3]))
             else:
                 bad.append(chunk)
         if bad:
@@ -437,7 +437,7 @@ class _DiskEntry(_Entry):
         assert self.dim is not None and self.data is not None
         if self._path("features").stat().st_size < (start + n) * self.dim * 4:
             return None
-        return zlib.crc32(memoryview(self.data[start : start + n]).cast("B"))
+        return zlib.crc32(self.data[start : start + n].data.cast("B"))
 
     def block(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         assert self.data is not None
@@ -593,14 +593,17 @@ class FeatureCache:
         old, self._directory = self._entries, target
         self._entries = {}
         for key, entry in old.items():
-            if _persistable(key) is None or entry.count == 0:
-                self._entries[key] = entry
+            if _persistable(key) is None:
+                self._entries[key] = entry  # stays in memory
                 continue
-            absent = self.missing(key, np.flatnonzero(entry.row_of >= 0))
             self._entry(key, create=True)
+            absent = self.missing(key, np.flatnonzero(entry.row_of >= 0))
             for start in range(0, len(absent), _TAIL_ROWS * 8):  # in pieces: no second full copy in memory
                 piece = absent[start : start + _TAIL_ROWS * 8]
-                self.add(key, piece, entry.block(entry.rows(piece)))
+                entry.check(entry.rows(piece))  # rows from another folder are verified before they are copied
+                rows = entry.rows(piece)
+                keep = rows >= 0
+                self.add(key, piece[keep], entry.block(rows[keep]))
 
     def clear(self) -> None:
         """Drop everything (on disk too)."""
