@@ -188,7 +188,7 @@ def _check_store_file(state: Mapping[str, Any], directory: Path) -> Path | str:
     return path
 
 
-def _check_store_holds(store: LabelStore, state: Mapping[str, Any], path: Path) -> None:
+def _check_store_holds(store: LabelStore, state: Mapping[str, Any], path: Path | str) -> None:
     """Refuse a label file with fewer labels or actions than when the session was saved."""
     labels, actions = len(store.labels), len(store.actions)
     want_labels, want_actions = state.get("num_labeled"), state.get("store_actions")

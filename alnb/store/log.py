@@ -273,8 +273,8 @@ class LabelLog:
             out.append(
                 Conflict(
                     i,
-                    {who: int(a.label) for who, a in votes.items()},
-                    tuple(votes.values()),  # type: ignore[arg-type]
+                    {who: a.label for who, a in votes.items() if a.label is not None},
+                    tuple(votes.values()),
                     labels[-1],
                     majority,
                 )
