@@ -140,7 +140,9 @@ class _Clustering:
 @register_strategy
 @dataclass(frozen=True)
 class ClusterBalanced(Strategy):
-    """Class-guided k-means; the budget goes to the clusters with the smallest labeled share (see the module).
+    """Class-guided k-means; each label goes to the cluster with the smallest labeled share, nearest its centroid.
+
+    See the module documentation for the features and the cluster count.
 
     ``Selection.scores`` is minus the distance of each pick to its centroid (in class-guided feature space);
     :meth:`score` is the same for every unlabeled row (NaN elsewhere).
