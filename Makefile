@@ -9,12 +9,12 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,docs]'
 	@touch $(STAMP)
 
 # A short C-PEAL study (the full one: `alnb study cpeal --out runs/cpeal`): long-tailed digits, 5 seeds, paired
@@ -26,6 +26,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	@bash .ci/browser-deps.sh
 	$(BIN)/python -m pytest
+
+# The documentation site, offline, into build/docs (open build/docs/index.html): notebooks 03-06 are executed
+# (myst-nb caches them in build/.jupyter_cache, so a rebuild re-runs only changed ones); warnings are errors.
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs build/docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check alnb tests scripts

@@ -45,7 +45,7 @@ def mmce_loss(logits: torch.Tensor, labels: Any, kernel_width: float = 0.4) -> t
 
     Examples
     --------
-    One right prediction at confidence 0.8: MMCE = |1 - 0.8| = 0.2.
+    One right prediction at confidence 0.8: MMCE = ``|1 - 0.8|`` = 0.2.
 
     >>> import math, torch
     >>> logits = torch.tensor([[math.log(4.0), 0.0]], dtype=torch.float64)

@@ -63,7 +63,7 @@ def expected_calibration_error(
     Examples
     --------
     Four predictions, all in the bin [0.5, 1] of two bins: mean confidence (0.9 + 0.6 + 0.7 + 0.8) / 4 = 0.75,
-    accuracy 2 / 4 = 0.5, so ECE = |0.5 - 0.75| = 0.25.
+    accuracy 2 / 4 = 0.5, so ECE = ``|0.5 - 0.75|`` = 0.25.
 
     >>> import torch
     >>> probs = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.8, 0.2]])
@@ -101,8 +101,8 @@ def adaptive_calibration_error(probs: Any, labels: Any, n_bins: int = 15, norm: 
 
     Examples
     --------
-    Two equal-mass bins split at the median confidence 0.75: {0.6 wrong, 0.7 right} has gap |0.5 - 0.65| and
-    {0.8 wrong, 0.9 right} has gap |0.5 - 0.85|, so ACE = (0.15 + 0.35) / 2 = 0.25.
+    Two equal-mass bins split at the median confidence 0.75: {0.6 wrong, 0.7 right} has gap ``|0.5 - 0.65|`` and
+    {0.8 wrong, 0.9 right} has gap ``|0.5 - 0.85|``, so ACE = (0.15 + 0.35) / 2 = 0.25.
 
     >>> import torch
     >>> probs = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.8, 0.2]], dtype=torch.float64)
@@ -131,8 +131,8 @@ def classwise_calibration_error(
 
     Examples
     --------
-    With one bin per class the error is the mean over classes of |label frequency - mean probability|:
-    class 0 has |1 - (0.8 + 0.4) / 2| = 0.4 and class 1 has |0 - (0.2 + 0.6) / 2| = 0.4, so the error is 0.4.
+    With one bin per class the error is the mean over classes of ``|label frequency - mean probability|``:
+    class 0 has ``|1 - (0.8 + 0.4) / 2|`` = 0.4 and class 1 has ``|0 - (0.2 + 0.6) / 2|`` = 0.4, so the error is 0.4.
 
     >>> import torch
     >>> probs = torch.tensor([[0.8, 0.2], [0.4, 0.6]])
