@@ -15,6 +15,7 @@ from datasets import Image as ImageFeature
 
 from alnb import ActiveLearner, Pool, Trainer, TrainerConfig
 from alnb.experiment import parse_method
+from alnb.learner import Query
 from alnb.models import load_classifier
 from alnb.predictions import Predictions
 from alnb.strategies import (
@@ -281,6 +282,41 @@ def test_selective_learner_pseudo_labels_without_spending_budget(clip_dir, color
     assert [(r["queried"], r["pseudo_labeled"]) for r in again] == [
         (r["queried"], r["pseudo_labeled"]) for r in history
     ]
+
+
+def test_query_keeps_its_pseudo_labels_through_a_dict_and_old_dicts_have_none():
+    query = Query(
+        indices=np.array([5, 2]),
+        scores=np.array([-0.1, np.nan]),
+        predicted=np.array([1, 0]),
+        confidence=np.array([0.4, 0.6]),
+        round=3,
+        strategy="cbsq",
+        pseudo_indices=np.array([9, 7]),
+        pseudo_labels=np.array([0, 1]),
+    )
+    data = query.to_dict()
+    back = Query.from_dict(data)
+    assert back.pseudo_indices.tolist() == [9, 7] and back.pseudo_labels.tolist() == [0, 1]
+    assert back.indices.tolist() == [5, 2] and back.round == 3
+    old = {k: v for k, v in data.items() if not k.startswith("pseudo")}
+    assert len(Query.from_dict(old).pseudo_indices) == 0
+    assert "pseudo_indices" not in replace(query, pseudo_indices=np.zeros(0, np.int64)).to_dict()
+
+
+@pytest.mark.slow
+def test_a_saved_selective_session_resumes_with_its_pending_query(
+    clip_dir, color_dataset, test_set, tmp_path
+):
+    learner = make_learner(clip_dir, color_dataset, test_set)
+    learner.run(3, progress=False)
+    pending = learner.query()
+    learner.save(tmp_path / "session")
+    back = ActiveLearner.load(tmp_path / "session", color_dataset, test=test_set)
+    assert back.pending.to_dict() == pending.to_dict()
+    assert back.pool.store.pseudo_labels == learner.pool.store.pseudo_labels
+    assert back.num_human_labeled == learner.num_human_labeled == 12
+    assert back.strategy == SelectiveClusterBalanced(max_pseudo=2.0)
 
 
 @pytest.mark.slow
