@@ -225,7 +225,8 @@ class ActiveLearner:
     query_size : int, optional
         Items per query; defaults to the number of classes (C-PEAL's protocol).
     initial_strategy : str, mapping or Strategy
-        Strategy of the first query, when nothing is labeled yet (``"random"``, ``"typiclust"`` or ``"zeroshot"``).
+        Strategy of the first query, when nothing is labeled yet (``"random"``, ``"typiclust"``, ``"zeroshot"`` or
+        ``"cb"``).
     stopping : sequence of StoppingCriterion
         Extra criteria for ``run`` besides the budget (e.g. ``MetricPatience``, ``CalibrationPlateau``).
     test_label_column : str, optional
