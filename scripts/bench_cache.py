@@ -8,6 +8,7 @@ the mapped file pages the read touched). Targets (issue 11): under 2.5 GB reside
 
     python scripts/bench_cache.py                 # 1M x 512 under a temporary folder in /tmp, deleted afterwards
     python scripts/bench_cache.py --rows 100000   # smaller
+    python scripts/bench_cache.py --memory        # also the in-memory cache (sessions without a folder)
 
 The read runs from the page cache (the folder was just written); a first read from a cold disk adds the disk's
 read time of the file size.
@@ -94,16 +95,37 @@ def read(folder: Path, rows: int, dim: int) -> dict[str, Any]:
     }
 
 
+def memory(folder: Path, rows: int, dim: int) -> dict[str, Any]:
+    """The in-memory cache (sessions without a folder), for comparison: the same adds, then one full read."""
+    from alnb.training import FeatureCache
+
+    cache = FeatureCache()
+    rng = np.random.default_rng(0)
+    for first in range(0, rows, BLOCK):
+        n = min(BLOCK, rows - first)
+        cache.add(KEY, np.arange(first, first + n), rng.standard_normal((n, dim), dtype=np.float32))
+    held = _peak_rss_gb()
+    start = time.perf_counter()
+    features = cache.get(KEY, np.arange(rows))  # one gather out of the blocks: a copy of every row
+    return {
+        "memory_get_s": time.perf_counter() - start,
+        "memory_peak_rss_gb": _peak_rss_gb(),
+        "memory_rss_before_get_gb": held,
+        "memory_checksum": float(features[:, 0].mean()),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--dir", type=Path, default=None, help="cache folder (default: a new one under /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the folder afterwards")
-    parser.add_argument("--phase", choices=["write", "read"], default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true", help="also time the in-memory cache's full read")
+    parser.add_argument("--phase", choices=["write", "read", "memory"], default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase is not None:  # a child process: one phase, figures as JSON on stdout
-        run_phase = write if args.phase == "write" else read
+        run_phase = {"write": write, "read": read, "memory": memory}[args.phase]
         print(json.dumps(run_phase(args.dir, args.rows, args.dim)))
         return 0
     folder = args.dir or Path(tempfile.mkdtemp(prefix="alnb-bench-cache-", dir="/tmp"))
@@ -113,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "gb_on_disk": args.rows * args.dim * 4 / 1e9,
     }
     try:
-        for phase in ("write", "read"):
+        for phase in ("write", "read", "memory") if args.memory else ("write", "read"):
             command = [sys.executable, __file__, "--phase", phase, "--dir", str(folder)]
             command += ["--rows", str(args.rows), "--dim", str(args.dim)]
             done = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -167,6 +167,9 @@ def test_volatile_keys_stay_in_memory_and_persist_writes_the_rest(tmp_path: Path
     memory.add(volatile, [0], _rows(1))
     assert not memory.is_persistent(KEY) and memory.directory is None
     torch.testing.assert_close(memory.get(KEY, [8999, 9000, 3]), _rows(9001, d=4)[[8999, 9000, 3]])
+    torch.testing.assert_close(
+        memory.get(KEY, np.arange(8990, 9001)), _rows(9001, d=4)[8990:]
+    )  # across blocks
     memory.persist(tmp_path / "features")
     assert memory.is_persistent(KEY) and not memory.is_persistent(volatile)
     assert len(list((tmp_path / "features").iterdir())) == 1  # the volatile key wrote nothing

@@ -175,9 +175,19 @@ class _MemoryEntry(_Entry):
             data = self.blocks[which[0]]
             return data[local[0] : local[0] + len(local)] if _contiguous(local) else data[local]
         out = np.empty((len(rows), self.dim), dtype=np.float32)
-        for b in np.unique(which):
-            mask = which == b
-            out[mask] = self.blocks[b][rows[mask] - self.starts[b]]
+        if _contiguous(rows):  # a run across blocks (a full read): one copy per block, no index arrays
+            at = 0
+            for b in range(int(which[0]), int(which[-1]) + 1):
+                lo = max(int(rows[0]), self.starts[b]) - self.starts[b]
+                hi = min(int(rows[-1]) + 1, self.starts[b] + len(self.blocks[b])) - self.starts[b]
+                out[at : at + hi - lo] = self.blocks[b][lo:hi]
+                at += hi - lo
+            return out
+        order = np.argsort(which, kind="stable")  # group the rows by block: one gather per block
+        bounds = np.flatnonzero(np.diff(which[order])) + 1
+        for group in np.split(order, bounds):
+            b = int(which[group[0]])
+            out[group] = self.blocks[b][rows[group] - self.starts[b]]
         return out
 
     @property
