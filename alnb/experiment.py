@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from alnb.pool import Pool
 from alnb.strategies import available as available_strategies
 from alnb.strategies import build_strategy
 from alnb.training.config import TrainerConfig
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "CONFIG_FORMAT",
@@ -333,7 +336,7 @@ def run_experiment(
     *,
     adapter: str = "coop",
     seed: int = 0,
-    data: tuple[Any, Any, list[str]] | None = None,
+    data: Splits | tuple[Any, Any, list[str]] | None = None,
     classifier: Any = None,
     feature_cache: Any = None,
     progress: bool = False,
@@ -491,12 +494,12 @@ def write_report(
     )
     (out / "results.md").write_text(comparison.table() + "\n")
     for metric in ("accuracy", "ece"):
-        figure = learning_curves(comparison.curves(), metric=metric)
+        figure = cast("Figure", learning_curves(comparison.curves(), metric=metric))  # no ax given: a Figure
         figure.savefig(out / f"learning_curves_{metric}.png", dpi=120, bbox_inches="tight")
     for (method, adapter), learner in learners.items():
         if learner.last_test_predictions is None:
             continue
-        figure = reliability_diagram(learner.last_test_predictions.probs, learner.test_labels)
+        figure = cast("Figure", reliability_diagram(learner.last_test_predictions.probs, learner.test_labels))
         figure.savefig(
             out / f"reliability_{method}_{adapter}.png".replace("+", "_").replace("@", "_"), dpi=120
         )

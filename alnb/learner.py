@@ -711,7 +711,7 @@ def _with_image_column(trainer: Any, column: str) -> Any:
     """``trainer`` reading images from the pool's ``column``: a config at the default ``"image"`` is given it."""
     config = getattr(trainer, "config", None)
     current = getattr(config, "image_column", None)
-    if current is None or current == column:
+    if config is None or current is None or current == column:
         return trainer
     if current != "image":
         raise ValueError(
