@@ -432,13 +432,15 @@ class _DiskEntry(_Entry):
             else:
                 bad.append(chunk)
         if bad:
-            for chunk in bad:
-                self._damaged(f"feature checksum of rows {chunk[0]}..{chunk[0] + chunk[1] - 1}")
-                self._unmap_rows(chunk[0], chunk[0] + chunk[1])
             with self._locked():
+                if self._stat() != self.stamp:
+                    self._load()  # another writer appended: keep its rows in the manifest written here
                 assert self.manifest is not None
                 self.manifest["chunks"] = [c for c in self.manifest["chunks"] if c not in bad]
                 self._write_manifest()
+            for chunk in bad:
+                self._damaged(f"feature checksum of rows {chunk[0]}..{chunk[0] + chunk[1] - 1}")
+                self._unmap_rows(chunk[0], chunk[0] + chunk[1])
 
     def _file_crc(self, start: int, n: int) -> int | None:
         """CRC-32 of rows ``start..start+n-1`` through the mapping (as fast as reading, and the pages are then
