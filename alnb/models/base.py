@@ -129,7 +129,8 @@ class Classifier(nn.Module, ABC):
         self.model_name = str(model_name)
         self.seed = _check_seed(seed)
         self.image_processor = image_processor
-        self.backbone = backbone
+        # Any: each architecture has its own submodules (vision_model, text_model, encoder, ...).
+        self.backbone: Any = backbone
         backbone.requires_grad_(False)
         self._cache_version = 0
         self._fingerprint: str | None = None

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 from transformers.masking_utils import create_causal_mask
 
 __all__ = [
@@ -77,7 +76,7 @@ def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
 
 
 def clip_text_features_from_embeddings(
-    backbone: nn.Module, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor
+    backbone: Any, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor
 ) -> torch.Tensor:
     """Projected CLIP text features from token embeddings.
 

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from alnb._validation import check_labels
 from alnb.losses import CalibratedObjective
+from alnb.models.adapters.base import as_vision_language
 from alnb.models.base import Classifier
 from alnb.models.devices import default_device
 from alnb.predictions import Predictions
@@ -519,7 +520,7 @@ class Trainer:
         text_features = None
         if classifier.family == "vision_language":  # class-guided strategies (cb) mix these in
             with torch.no_grad():
-                text = classifier.class_text_features()  # type: ignore[attr-defined]
+                text = as_vision_language(classifier, "class-guided text features").class_text_features()
             text_features = text.detach().float().cpu()
         return Predictions(
             indices=idx,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -25,8 +25,9 @@ from alnb._validation import check_fraction
 
 if TYPE_CHECKING:
     from alnb.models.base import Classifier
+    from alnb.models.vision_language import VisionLanguageClassifier
 
-__all__ = ["FAMILIES", "Adapter", "AdapterConfig", "kaiming_uniform_", "seeded_generator"]
+__all__ = ["FAMILIES", "Adapter", "AdapterConfig", "as_vision_language", "kaiming_uniform_", "seeded_generator"]
 
 #: Model families: CLIP-like models with an image and a text tower, and image-only backbones.
 FAMILIES: tuple[str, ...] = ("vision_language", "vision")
@@ -203,3 +204,19 @@ def _check_same_tensors(expected: dict[str, Any], stored: dict[str, torch.Tensor
                 f"{path}: tensor {name!r} has shape {tuple(stored[name].shape)}, "
                 f"expected {tuple(tensor.shape)}."
             )
+
+
+def as_vision_language(classifier: Classifier, needed_by: str) -> VisionLanguageClassifier:
+    """``classifier`` as a vision-language classifier (text tower, tokenizer), for code that needs one.
+
+    >>> as_vision_language(object(), "adapter 'coop'")
+    Traceback (most recent call last):
+    ...
+    ValueError: adapter 'coop' needs a vision-language classifier (family 'vision_language'), got family None.
+    """
+    family = getattr(classifier, "family", None)
+    if family != "vision_language":
+        raise ValueError(
+            f"{needed_by} needs a vision-language classifier (family 'vision_language'), got family {family!r}."
+        )
+    return cast("VisionLanguageClassifier", classifier)

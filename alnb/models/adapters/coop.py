@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from alnb._validation import check_non_negative
-from alnb.models.adapters.base import Adapter, AdapterConfig
+from alnb.models.adapters.base import Adapter, AdapterConfig, as_vision_language
 from alnb.models.registry import register_adapter
 from alnb.models.text import clip_text_features_from_embeddings, eos_positions
 
@@ -78,12 +78,18 @@ class CoOp(Adapter):
     families = frozenset({"vision_language"})
     model_types = frozenset({"clip"})
 
+    # Buffers set in attach (nn.Module's __getattr__ would type them as Tensor | Module).
+    prompt_ids: torch.Tensor
+    prompt_mask: torch.Tensor
+    eos_positions: torch.Tensor
+
     def trains_text(self, classifier: Classifier) -> bool:
         return True
 
     def _phrase_tokens(self, classifier: Classifier, phrase: str) -> torch.Tensor:
-        ids = classifier.tokenizer(phrase)["input_ids"]  # type: ignore[attr-defined]
-        special = set(classifier.tokenizer.all_special_ids)  # type: ignore[attr-defined]
+        tokenizer = as_vision_language(classifier, f"adapter {self.name!r}").tokenizer
+        ids = tokenizer(phrase)["input_ids"]
+        special = set(tokenizer.all_special_ids)
         return torch.tensor([i for i in ids if i not in special], dtype=torch.long)
 
     def attach(self, classifier: Classifier) -> None:
@@ -105,7 +111,7 @@ class CoOp(Adapter):
                 init_embeddings = embedding(tokens.to(embedding.weight.device)).detach().float().cpu()
         self.n_ctx = n_ctx
 
-        encoded = classifier.tokenizer(  # type: ignore[attr-defined]
+        encoded = as_vision_language(classifier, f"adapter {self.name!r}").tokenizer(
             [config.suffix.format(name) for name in classifier.class_names],
             padding="longest",
             return_tensors="pt",

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from alnb._validation import check_choice
-from alnb.models.adapters.base import Adapter, AdapterConfig
+from alnb.models.adapters.base import Adapter, AdapterConfig, as_vision_language
 from alnb.models.registry import register_adapter
 
 if TYPE_CHECKING:
@@ -59,8 +59,9 @@ class LinearProbe(Adapter):
     def reset_parameters(self, classifier: Classifier, generator: torch.Generator) -> None:
         if classifier.family != "vision_language":
             return  # the classifier resets its head
+        config: LinearProbeConfig = self.config  # type: ignore[assignment]  # checked by Adapter.__init__
         with torch.no_grad():
-            if self.config.init == "zeroshot":
+            if config.init == "zeroshot":
                 weight = F.normalize(classifier.template_text_features(), dim=-1)
                 self.probe.weight.copy_(weight.to(self.probe.weight.device, self.probe.weight.dtype))
             else:
@@ -71,4 +72,5 @@ class LinearProbe(Adapter):
         if classifier.family != "vision_language":
             return classifier.default_classify(embeddings)
         cosines = F.linear(embeddings, self.probe.weight.to(embeddings.dtype))
-        return classifier.scale_logits(cosines) + self.probe.bias.to(embeddings.dtype)  # type: ignore[attr-defined]
+        scaled = as_vision_language(classifier, f"adapter {self.name!r}").scale_logits(cosines)
+        return scaled + self.probe.bias.to(embeddings.dtype)

@@ -179,7 +179,7 @@ class LoRA(Adapter):
         self.target_modules = resolve_lora_targets(classifier, config.towers, config.targets)
         self.peft_config = LoraConfig(
             r=config.r,
-            lora_alpha=config.alpha,
+            lora_alpha=config.alpha,  # type: ignore[arg-type]  # peft scales by alpha / r; a float works
             lora_dropout=config.dropout,
             use_rslora=config.use_rslora,
             target_modules=self.target_modules,
@@ -195,9 +195,11 @@ class LoRA(Adapter):
 
     def reset_parameters(self, classifier: Classifier, generator: torch.Generator) -> None:
         for layer in self._lora_layers(classifier):
-            kaiming_uniform_(layer.lora_A[_ADAPTER_NAME].weight, generator)
+            down: nn.Linear = layer.lora_A[_ADAPTER_NAME]  # type: ignore[assignment]
+            up: nn.Linear = layer.lora_B[_ADAPTER_NAME]  # type: ignore[assignment]
+            kaiming_uniform_(down.weight, generator)
             with torch.no_grad():
-                layer.lora_B[_ADAPTER_NAME].weight.zero_()
+                up.weight.zero_()
 
     def plain_state(self, classifier: Classifier) -> dict[str, torch.Tensor]:
         return {n: p for n, p in classifier.named_parameters() if p.requires_grad and "lora_" not in n}
