@@ -23,7 +23,10 @@ demo: $(STAMP)
 	$(BIN)/alnb study cpeal --tasks digits-lt10 --methods cpeal,random,badge \
 		--seeds 0,1,2,3,4 --rounds 5 --mechanism-sizes 2 --out runs/demo
 
+# Lint and type-check first (seconds), then the tests.
 test: $(STAMP)
+	$(BIN)/ruff check alnb tests scripts
+	$(BIN)/python -m mypy
 	@bash .ci/browser-deps.sh
 	$(BIN)/python -m pytest
 
