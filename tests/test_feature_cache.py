@@ -4,6 +4,7 @@ learner (a resumed session encodes nothing again), and DataLoader worker process
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
@@ -224,10 +225,11 @@ def test_a_resumed_session_does_not_encode_the_pool_again(
     assert calls.images == len(color_dataset)  # the pool once
     learner.save(tmp_path / "session")
     assert (tmp_path / "session" / "features").is_dir()
+    shutil.move(tmp_path / "session", tmp_path / "moved")  # the features travel with the session folder
 
-    resumed = ActiveLearner.load(tmp_path / "session", color_dataset)
+    resumed = ActiveLearner.load(tmp_path / "moved", color_dataset)
     resumed_calls = _VisionCalls(resumed.classifier)
-    assert resumed.trainer.feature_cache.directory == tmp_path / "session" / "features"
+    assert resumed.trainer.feature_cache.directory == tmp_path / "moved" / "features"
     assert np.array_equal(resumed.query().indices, pending.indices)
     assert resumed_calls.images == 0  # read from the session folder, not encoded again
 
