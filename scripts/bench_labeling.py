@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=200, help="labels to give (the budget)")
     parser.add_argument("--batch", type=int, default=20, help="batch size")
     parser.add_argument("--audit", type=float, default=0.15, help="audit share")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per fit")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per fit")
     parser.add_argument("--images", type=int, default=400, help="images in the folder")
     args = parser.parse_args()
     reason = chromium_missing_reason()
@@ -93,6 +93,8 @@ def main() -> None:
     root, workdir = tmp / "root", tmp / "work"
     root.mkdir()
     nb = nbformat.v4.new_notebook()
+    # Without a kernelspec JupyterLab asks which kernel to start.
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
         nbformat.v4.new_code_cell(
             SETUP.format(
@@ -111,9 +113,7 @@ def main() -> None:
     nbformat.write(nb, str(root / "bench.ipynb"))
     env = {**OFFLINE_ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
 
-    keys = labels = waits = 0
     visible_ms: list[float] = []
-    cell_during_fit: bool | None = None
     started = time.perf_counter()
     with jupyterlab(root, tmp / "jupyter", env=env) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -134,59 +134,25 @@ def main() -> None:
             session.locator(".alnb-labeling h4").first.click()  # the one click: focus the widget
             session.get_by_text("keys on").wait_for()
             t0 = time.perf_counter()
-            while labels < args.labels:
-                if session.locator(".alnb-done").count():
-                    break
-                tiles = session.locator(".alnb-tile")
-                n = tiles.count()
-                for k in range(n):
-                    tile = tiles.nth(k)
-                    text = tile.inner_text()
-                    if "not labeled" not in text:
-                        continue
-                    index = int(tile.locator("button").first.inner_text().strip().lstrip("#"))
-                    name = CLASS_NAMES[truth[index]]
-                    guess = text.split("guess:")[1].split("(")[0].strip()
-                    key = "a" if guess == name else "1234567890"[truth[index]]
-                    before = time.perf_counter()
-                    page.keyboard.press(key)
-                    tile.get_by_text("✓").wait_for()
-                    visible_ms.append(1000 * (time.perf_counter() - before))
-                    keys += 1
-                    labels += 1
-                    if labels >= args.labels:
-                        break
-                if session.locator(".alnb-done").count():
-                    break
-                # Submit; when a fit still runs, wait (no key) until it is done.
-                while session.locator(".alnb-training").count():
-                    waits += 1
-                    time.sleep(0.1)
-                title = session.locator(".alnb-labeling h4").first.inner_text()
-                page.keyboard.press("Enter")
-                keys += 1
-                if cell_during_fit is None:
-                    session.locator(".alnb-training").wait_for()
-                    page.locator(".jp-Cell").nth(2).locator(".jp-InputArea-editor").click()
-                    page.keyboard.press("Shift+Enter")
-                    page.get_by_text("probe: busy=").last.wait_for()
-                    out = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea").inner_text()
-                    cell_during_fit = "busy=True" in out
-                    session.locator(".alnb-labeling h4").first.click()  # back to the widget (not a key)
-                # The next batch (offered at once while the model trains, or the new model's).
-                page.wait_for_function(
-                    "t => { const h = document.querySelector('.alnb-session .alnb-labeling h4');"
-                    " return document.querySelector('.alnb-session .alnb-done') || (h && h.innerText !== t); }",
-                    arg=title,
+            try:
+                labels, keys, waits, cell_during_fit = _label_all(
+                    page, session, truth, args.labels, visible_ms
                 )
+            except Exception:
+                page.screenshot(path=str(tmp / "failure.png"), full_page=False)
+                print("FAILED; screenshot", tmp / "failure.png", file=sys.stderr)
+                print("widget error:", session.locator(".alnb-error").all_inner_texts(), file=sys.stderr)
+                print("status:", session.locator(".alnb-session-status").all_inner_texts(), file=sys.stderr)
+                raise
             labeling_seconds = time.perf_counter() - t0
             while session.locator(".alnb-training").count():
                 time.sleep(0.2)
             latencies = page.evaluate("window.alnbKeyLatencies")
             page.locator(".jp-Cell").nth(3).locator(".jp-InputArea-editor").click()
             page.keyboard.press("Shift+Enter")
-            page.get_by_text("FITS").wait_for()
-            report = page.locator(".jp-Cell").nth(3).locator(".jp-OutputArea").inner_text()
+            output = page.locator(".jp-Cell").nth(3).locator(".jp-OutputArea")
+            output.get_by_text("FITS").wait_for()
+            report = output.inner_text()
             page.screenshot(path=str(tmp / "final.png"), full_page=False)
         finally:
             browser.close()
@@ -213,6 +179,69 @@ def main() -> None:
     print(f"labeling wall time {labeling_seconds:.0f} s; waited for a fit {waits * 0.1:.1f} s in total")
     print(report.strip())
     print(f"total {time.perf_counter() - started:.0f} s; screenshot {tmp / 'final.png'}")
+
+
+def _label_all(page, session, truth: list[int], target: int, visible_ms: list[float]):
+    """Press keys until ``target`` labels are given; returns labels, keys, waits and whether a cell ran mid-fit."""
+    keys = labels = waits = stale = 0
+    cell_during_fit = None
+    while labels < target:
+        restart = False
+        if session.locator(".alnb-done").count():
+            break
+        tiles = session.locator(".alnb-tile")
+        for k in range(tiles.count()):
+            tile = tiles.nth(k)
+            text = tile.inner_text()
+            if "not labeled" not in text:
+                continue
+            index = int(tile.locator("button").first.inner_text().strip().lstrip("#"))
+            name = CLASS_NAMES[truth[index]]
+            guess = text.split("guess:")[1].split("(")[0].strip()
+            key = "a" if guess == name else "1234567890"[truth[index]]
+            before = time.perf_counter()
+            page.keyboard.press(key)
+            keys += 1
+            try:
+                tile.get_by_text("✓").wait_for(timeout=5_000)
+            except Exception:
+                # The batch changed between the key press and its arrival: the widget refused it. Look again.
+                if "batch changed" in " ".join(session.locator(".alnb-error").all_inner_texts()):
+                    stale += 1
+                    restart = True
+                    break
+                raise
+            visible_ms.append(1000 * (time.perf_counter() - before))
+            labels += 1
+            if labels >= target:
+                break
+        if restart:
+            continue
+        if session.locator(".alnb-done").count():
+            break
+        # Submit; when a fit still runs, wait (no key) until it is done.
+        while session.locator(".alnb-training").count():
+            waits += 1
+            time.sleep(0.1)
+        title = session.locator(".alnb-labeling h4").first.inner_text()
+        page.keyboard.press("Enter")
+        keys += 1
+        if cell_during_fit is None:
+            session.locator(".alnb-training").wait_for()
+            page.locator(".jp-Cell").nth(2).locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            page.get_by_text("probe: busy=").last.wait_for()
+            out = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea").inner_text()
+            cell_during_fit = "busy=True" in out
+            session.locator(".alnb-labeling h4").first.click()  # back to the widget (not a key)
+        # The next batch (offered at once while the model trains, or the new model's).
+        page.wait_for_function(
+            "t => { const h = document.querySelector('.alnb-session .alnb-labeling h4');"
+            " return document.querySelector('.alnb-session .alnb-done') || (h && h.innerText !== t); }",
+            arg=title,
+        )
+    print(f"keys refused because the batch changed under them (pressed again): {stale}")
+    return labels, keys, waits, cell_during_fit
 
 
 if __name__ == "__main__":

@@ -379,3 +379,19 @@ def test_review_pseudo_labels_confirm_correct_revert(make_learner, tmp_path: Pat
     assert spare[2] in learner.pool.unlabeled
     widget.press("enter")  # ends the review without training
     assert session.query.indices.tolist() == shown and learner.history == []
+
+
+def test_a_key_pressed_for_an_earlier_batch_does_nothing(pool: Pool) -> None:
+    widget = LabelingWidget(pool, make_query([5, 3, 9]))
+    keyboard = widget.input.keyboard
+    seen = keyboard.generation
+    widget.set_query(make_query([5, 3, 9]))  # the same images again: same batch, the selection stays
+    assert keyboard.generation == seen
+    widget.set_query(make_query([20, 21], round=1))
+    assert keyboard.generation == seen + 1
+    # The page pressed "1" while it still showed the old batch: refused, shown, nothing written.
+    keyboard._handle_custom_msg({"action": "label:0", "seq": 7, "generation": seen}, [])
+    assert pool.store.labels == {} and widget.input.stale_keys == 1
+    assert "The batch changed before your key arrived" in widget.error.value
+    keyboard._handle_custom_msg({"action": "label:0", "seq": 8, "generation": seen + 1}, [])
+    assert pool.store.labels == {20: 0}

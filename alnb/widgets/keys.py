@@ -52,7 +52,8 @@ function render({ model, el }) {
     ev.stopPropagation();
     seq += 1;
     pending.set(seq, performance.now());
-    model.send({ action: keymap[key], key: key, seq: seq });
+    // The batch this key was meant for: the kernel refuses a key that arrives after the batch changed.
+    model.send({ action: keymap[key], key: key, seq: seq, generation: model.get("generation") });
   };
   model.on("msg:custom", (msg) => {
     if (msg && msg.ack !== undefined && pending.has(msg.ack)) {
@@ -91,7 +92,12 @@ export default { render };
 
 
 def keyboard_control(
-    keymap: Mapping[str, str], on_action: Callable[[str], Any], *, scope: str, help: str = ""
+    keymap: Mapping[str, str],
+    on_action: Callable[[str], Any],
+    *,
+    scope: str,
+    help: str = "",
+    on_stale: Callable[[str], Any] | None = None,
 ) -> Any:
     """A widget that turns keys pressed inside the element matching CSS ``scope`` into ``on_action(name)``.
 
@@ -106,6 +112,9 @@ def keyboard_control(
         CSS selector of the ancestor element that takes focus and receives keys.
     help : str
         Short text shown while the keys are active.
+    on_stale : callable, optional
+        Called instead of ``on_action`` for a key pressed before the page had seen the latest ``generation``
+        (the batch changed between the key press and its arrival); by default such keys are dropped.
 
     Returns
     -------
@@ -127,14 +136,24 @@ def keyboard_control(
         keymap = traitlets.Dict().tag(sync=True)
         scope = traitlets.Unicode().tag(sync=True)
         help = traitlets.Unicode().tag(sync=True)
+        #: Bumped whenever the shown batch changes; keys carry the value they were pressed under.
+        generation = traitlets.Int(0).tag(sync=True)
 
     control = KeyboardControl(keymap=_page_keys(normalised), scope=scope, help=help)
+    if on_stale is None:
+
+        def on_stale(action: str) -> None:
+            _log.info("dropped key action %r pressed for an earlier batch", action)
 
     def handle(widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict) or not isinstance(content.get("action"), str):
             return
         try:
-            on_action(content["action"])
+            generation = content.get("generation")
+            if isinstance(generation, int) and generation != widget.generation:
+                on_stale(content["action"])
+            else:
+                on_action(content["action"])
         finally:
             widget.send({"ack": content.get("seq")})
 

@@ -587,11 +587,14 @@ class LabelInput(w.VBox):
         keymap = {key: f"label:{c}" for c, key in enumerate(self.class_key) if key}
         keymap.update(_ACTION_KEYS)
         self.keymap = keymap
+        #: Keys refused because the batch changed between the key press and its arrival in the kernel.
+        self.stale_keys = 0
         self.keyboard = (
             keyboard_control(
                 keymap,
                 self._key,
                 scope=scope,
+                on_stale=self._stale,
                 help=(
                     "1-9/0 and letters label · a accept guess · s skip · ⌫ undo · Del revert · ⏎ submit · "
                     "←/→/space move · f full size"
@@ -619,6 +622,15 @@ class LabelInput(w.VBox):
             ),
         ]
         self.children = rows
+
+    def new_batch(self) -> None:
+        """A new batch is shown: keys pressed before the page sees it are refused (never applied to it)."""
+        if self.keyboard is not None:
+            self.keyboard.generation = int(self.keyboard.generation) + 1
+
+    def _stale(self, action: str) -> None:
+        self.stale_keys += 1
+        self._on_action("stale", action)
 
     def _key(self, action: str) -> None:
         if action.startswith("label:"):
@@ -846,9 +858,14 @@ class LabelingWidget(w.VBox):
         except ValueError as err:
             self._show_error(str(err))
             raise
+        previous = getattr(self, "query", None)
+        same = previous is not None and previous.indices.tolist() == query.indices.tolist()
+        kept = self._selected if same else None
         self.query = query
         self._audit = audit_set
         self.view.show(query, audit_set, lambda i: self._guard(self._select_or_open, i))
+        if self.input is not None and not same:
+            self.input.new_batch()
         if self.input is None:
             self.input = LabelInput(
                 self._class_names,
@@ -876,10 +893,13 @@ class LabelingWidget(w.VBox):
             f"<h4 style='margin:4px 0'>Round {int(query.round)}: {len(query) - n_audit} images chosen by "
             f"<code>{chosen_by}</code>{extra}{first}</h4>"
         )
-        self._selected = 0
         self._busy = False
         self._finished = None
-        self._advance(from_position=-1)
+        if kept is not None:  # the same images again (a batch kept across a round): the selection stays
+            self._selected = kept
+        else:
+            self._selected = 0
+            self._advance(from_position=-1)
         self.status.value = ""
         self._clear_error()
         self._refresh()
@@ -1066,6 +1086,10 @@ class LabelingWidget(w.VBox):
                 self.open_full()
         elif action == "close":
             self.close_full()
+        elif action == "stale":
+            message = "The batch changed before your key arrived, so it did nothing; press it again."
+            self._show_error(message)
+            raise ValueError(message)
         else:  # pragma: no cover - the input only sends the actions above
             raise ValueError(f"unknown action {action!r}")
 
@@ -1085,7 +1109,9 @@ class LabelingWidget(w.VBox):
         """Run a button's or key's action; its error is already on the error line, so it is logged, not re-raised
         (an exception escaping a widget callback ends up in a log panel nobody reads)."""
         try:
-            action(*args)
+            # One action at a time, never interleaved with the session's background hand-over of held labels.
+            with self.controller.lock:
+                action(*args)
         except ValueError:
             pass
         except Exception as err:
@@ -1131,17 +1157,24 @@ class LabelingWidget(w.VBox):
         # Every image is done: keep the selection where it is, so a wrong label can still be corrected.
 
     def _refresh(self) -> None:
+        with self.controller.lock:
+            self._redraw()
+
+    def _redraw(self) -> None:
         states = [self.controller.state(t.index) for t in self.view.tiles]
         self.view.refresh(states, self._selected, self._busy)
         batch_labeled = sum(1 for s in states if s[0] == "label")
         batch_skipped = sum(1 for s in states if s[0] == "skip")
-        total = len(self.pool.store.labels)
         cap = f"budget {self.budget}" if self.budget is not None else f"pool of {len(self.pool)}"
         self.progress_bar.value = batch_labeled + batch_skipped
-        held = " · held until the model is trained" if self.controller.holding else ""
+        if self.controller.holding:
+            # The pool's store belongs to the background round meanwhile: only the holding store is read.
+            total = "held until the model is trained"
+        else:
+            total = f"{len(self.pool.store.labels)} labeled in total ({cap})"
         self.progress_text.value = (
             f"<span class='alnb-progress'>{batch_labeled} / {len(self.query)} labeled in this batch"
-            f" · {batch_skipped} skipped · {total} labeled in total ({cap}){held}</span>"
+            f" · {batch_skipped} skipped · {total}</span>"
         )
         assert self.input is not None
         self.input.set_disabled(

@@ -462,8 +462,8 @@ class ActiveLearningSession(w.VBox):
             learner.pending = submitted
             with self._lock:
                 self._abandon_provisional()
+                labeling.set_query(submitted, audit=batch.audit)
             self._phase(None)
-            labeling.set_query(submitted, audit=batch.audit)
             self.status.value = html.escape(
                 "Fit cancelled: the round stays open and every label is kept; submit again to train."
             )
@@ -473,8 +473,8 @@ class ActiveLearningSession(w.VBox):
             learner.pending = submitted
             with self._lock:
                 self._abandon_provisional()
+                labeling.set_query(submitted, audit=batch.audit)
             self._phase(None)
-            labeling.set_query(submitted, audit=batch.audit)
             self._show_failure("Training failed", err, retry=True)
         finally:
             record.setdefault("end", time.time())
@@ -619,6 +619,10 @@ class ActiveLearningSession(w.VBox):
     # ------------------------------------------------------------------ showing
 
     def _show(self, query: Query, audit: frozenset[int]) -> None:
+        with self._lock:
+            self._show_locked(query, audit)
+
+    def _show_locked(self, query: Query, audit: frozenset[int]) -> None:
         if self.labeling is None:  # pragma: no cover - a labeling widget exists unless finished at start
             self.labeling = LabelingWidget(
                 self.learner.pool,
@@ -687,7 +691,8 @@ class ActiveLearningSession(w.VBox):
         learner = self.learner
         self._phase(None)
         if self.labeling is not None:
-            self.labeling.finish(reason)
+            with self._lock:
+                self.labeling.finish(reason)
         where = learner.pool.store.path or learner.pool.store.url  # a database URL shows no password
         saved = f" Labels are in {where}." if where is not None else ""
         self.status.value = (
