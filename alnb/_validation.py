@@ -26,6 +26,7 @@ __all__ = [
     "check_probs",
     "check_same_length",
     "describe",
+    "is_int",
 ]
 
 #: Largest allowed ``|sum(row) - 1|`` for a row of probabilities.
@@ -197,6 +198,15 @@ def check_non_negative_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def is_int(value: object) -> bool:
+    """Whether ``value`` is a Python or NumPy integer (bools excluded).
+
+    >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
+    (True, True, False, False)
+    """
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
 def as_int_list(value: Any, name: str, scalar: bool = False) -> list[int]:
     """Integers from an int, a sequence or a 1-D array (only one int with ``scalar=True``); bools and floats are
     refused, as they hide bugs.
@@ -204,7 +214,7 @@ def as_int_list(value: Any, name: str, scalar: bool = False) -> list[int]:
     >>> as_int_list(3, "index"), as_int_list(np.array([4, 1]), "indices")
     ([3], [4, 1])
     """
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+    if is_int(value):
         return [int(value)]
     if scalar:
         raise ValueError(f"{name} must be one integer, got {value!r}.")

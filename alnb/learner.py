@@ -156,6 +156,8 @@ def _classifier_spec(classifier: Any) -> dict[str, Any]:
         "options": described["config"],
         "templates": None if templates is None else list(templates),
         "seed": int(classifier.seed),
+        # A bf16 session resumes in bf16 (same logits); sessions saved without it were float32.
+        "torch_dtype": str(getattr(classifier, "backbone_dtype", torch.float32)).removeprefix("torch."),
     }
 
 
@@ -664,6 +666,7 @@ class ActiveLearner:
                 adapter=spec["adapter"],
                 templates=spec["templates"],
                 seed=spec["seed"],
+                torch_dtype=spec.get("torch_dtype"),
                 **spec["options"],
             )
         classifier.load_adapter(directory / "adapter")

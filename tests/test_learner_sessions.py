@@ -133,3 +133,24 @@ def test_a_pool_round_before_the_stores_last_round_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"round must be a non-negative integer, got -1"):
         Pool(range(8), NAMES, round=-1)
     assert Pool(range(8), NAMES, store=store).round == 2
+
+
+def test_a_bf16_session_resumes_in_bf16_with_the_same_predictions(clip_dir, color_dataset, test_set, tmp_path):
+    import torch
+
+    classifier = load_classifier(clip_dir, NAMES, adapter="coop", n_ctx=4, torch_dtype=torch.bfloat16)
+    learner = ActiveLearner(
+        classifier,
+        Pool(color_dataset, NAMES, store=LabelStore(tmp_path / "labels.jsonl", NAMES)),
+        Trainer(TrainerConfig(epochs=1, batch_size=8, quiet=True)),
+        "entropy",
+        test=test_set,
+    )
+    learner.step(DatasetOracle(color_dataset))
+    before = learner.predict_pool()
+    learner.save(tmp_path / "s")
+    assert json.loads((tmp_path / "s" / "learner.json").read_text())["classifier"]["torch_dtype"] == "bfloat16"
+    resumed = ActiveLearner.load(tmp_path / "s", color_dataset, test=test_set)  # rebuilt from the saved spec
+    assert resumed.classifier.backbone_dtype == torch.bfloat16
+    after = resumed.predict_pool()
+    assert torch.equal(torch.as_tensor(before.logits), torch.as_tensor(after.logits))

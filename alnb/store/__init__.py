@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 from alnb._validation import check_class_names
-from alnb.store._args import as_int_list as _as_int_list  # noqa: F401  # imported from here by alnb.pool
 from alnb.store.backend import Lease, StoreBackend
 from alnb.store.fingerprint import dataset_fingerprint
 from alnb.store.format import FORMAT_VERSION, Header

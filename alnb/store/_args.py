@@ -4,26 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from alnb._validation import as_int_list, is_int
 
 __all__ = ["as_index_list", "as_int_list", "check_meta", "check_round", "is_int"]
-
-
-def is_int(value: object) -> bool:
-    """Whether ``value`` is a Python or NumPy integer (bools excluded)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def as_int_list(value: Any, name: str, scalar: bool = False) -> list[int]:
-    """Integers from an int, a sequence or a 1-D array; bools and floats are refused (they hide bugs)."""
-    if is_int(value):
-        return [int(value)]
-    if scalar:
-        raise ValueError(f"{name} must be one integer, got {value!r}.")
-    arr = np.asarray(value)
-    if arr.ndim != 1 or arr.dtype == np.bool_ or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
-        raise ValueError(f"{name} must be an integer or a 1-D sequence of integers, got {value!r}.")
-    return [int(v) for v in arr]
 
 
 def as_index_list(value: Any, name: str, scalar: bool = False) -> list[int]:
