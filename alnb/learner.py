@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,9 +27,13 @@ from alnb.errors import BudgetSpentError, NonFinitePredictionsError, PoolExhaust
 from alnb.metrics import evaluate as evaluate_metrics
 from alnb.pool import Pool
 from alnb.predictions import Predictions
+from alnb.protocols import ImageDataset, TrainerLike
 from alnb.stopping import LabelBudget, MaxRounds, StoppingCriterion
 from alnb.store import LabelStore, dataset_fingerprint, is_database_url
 from alnb.strategies import QueryContext, Strategy, build_strategy
+
+if TYPE_CHECKING:
+    from alnb.models.base import Classifier
 
 __all__ = ["ActiveLearner", "DatasetOracle", "NonFinitePredictionsError", "Query"]
 
@@ -132,11 +136,11 @@ class Query:
 class DatasetOracle:
     """A simulated annotator that answers with the labels stored in a column of the data set."""
 
-    def __init__(self, dataset: Any, column: str = "label") -> None:
-        if column not in getattr(dataset, "column_names", ()):
-            raise ValueError(
-                f"column={column!r} is not in the data set; it has columns {dataset.column_names}"
-            )
+    def __init__(self, dataset: ImageDataset, column: str = "label") -> None:
+        columns = list(getattr(dataset, "column_names", None) or [])
+        if column not in columns:
+            has = f"it has columns {columns}" if columns else f"a {type(dataset).__name__} has no named columns"
+            raise ValueError(f"column={column!r} is not in the data set; {has}. Expected a datasets.Dataset column.")
         self.dataset = dataset
         self.column = column
         self._labels = np.asarray(dataset[column], dtype=np.int64)
@@ -243,9 +247,9 @@ class ActiveLearner:
 
     def __init__(
         self,
-        classifier: Any,
+        classifier: Classifier,
         pool: Pool,
-        trainer: Any,
+        trainer: TrainerLike,
         strategy: str | Mapping[str, Any] | Strategy = "entropy",
         budget: int | None = None,
         *,
@@ -710,7 +714,7 @@ class ActiveLearner:
         return learner
 
 
-def _with_image_column(trainer: Any, column: str) -> Any:
+def _with_image_column(trainer: TrainerLike, column: str) -> TrainerLike:
     """``trainer`` reading images from the pool's ``column``: a config at the default ``"image"`` is given it."""
     config = getattr(trainer, "config", None)
     current = getattr(config, "image_column", None)

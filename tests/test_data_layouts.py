@@ -156,3 +156,8 @@ def test_experiment_config_names_the_layout_once(tmp_path):
     assert config.trainer_config(seed=1).image_column == "img"
     with pytest.raises(ValueError, match="image_column must be a non-empty string"):
         ExperimentConfig(image_column="")
+
+
+def test_a_dataset_oracle_over_a_plain_list_names_the_missing_column():
+    with pytest.raises(ValueError, match=r"column='label' is not in the data set; a list has no named columns"):
+        DatasetOracle([1, 2, 3])
