@@ -2,7 +2,8 @@
 
 Usage: accelerate launch ... accelerate_worker.py MODEL_DIR DATASET_DIR OUT_DIR ADAPTER[,ADAPTER...]
 
-For each adapter, every process writes its trained parameters to
+``round`` in the list runs one active-learning round (fit, pool scoring, query) and every process writes the
+queries it made to ``OUT_DIR/round_queries_<rank>.json``. For each adapter, every process writes its trained parameters to
 ``OUT_DIR/<adapter>/params_<rank>.safetensors``; the main process also writes the predictions, the saved
 adapter and a small JSON report there. CoOp's feature cache lives on disk in ``OUT_DIR/coop/features``.
 """
@@ -10,6 +11,7 @@ adapter and a small JSON report there. CoOp's feature cache lives on disk in ``O
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,10 +59,38 @@ def run(model_dir: str, dataset: Dataset, out: Path, adapter: str) -> None:
     accelerator.wait_for_everyone()
 
 
+def active_learning_round(model_dir: str, dataset: Dataset) -> dict[str, list[int]]:
+    """One active-learning round (cold-start query, labels, fit, pool scoring, query): the queries it made.
+
+    The test runs this in one process too: the queries must be the same.
+    """
+    from alnb import ActiveLearner, DatasetOracle, Pool
+
+    config = TrainerConfig(epochs=2, lr=0.02, optimizer="adamw", batch_size=8, warmup_epochs=0, quiet=True)
+    learner = ActiveLearner(
+        load_classifier(model_dir, NAMES, adapter="coop"),
+        Pool(dataset, NAMES),
+        Trainer(config),
+        "entropy+pcb",
+        query_size=6,
+        seed=0,
+    )
+    oracle = DatasetOracle(dataset)
+    first = learner.query()
+    learner.teach(first.indices, oracle(first.indices))
+    learner.fit()
+    second = learner.query()
+    return {"first": first.indices.tolist(), "second": second.indices.tolist()}
+
+
 def main(model_dir: str, dataset_dir: str, out_dir: str, adapters: str) -> None:
     torch.set_num_threads(1)
     dataset = load_from_disk(dataset_dir)
     for adapter in adapters.split(","):
+        if adapter == "round":
+            queries = active_learning_round(model_dir, dataset)
+            (Path(out_dir) / f"round_queries_{os.environ.get('RANK', '0')}.json").write_text(json.dumps(queries))
+            continue
         run(model_dir, dataset, Path(out_dir) / adapter, adapter)
 
 

@@ -378,7 +378,7 @@ def test_fit_and_predict_in_two_processes(
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
         "--main_process_port", str(_free_port()),
-        str(worker), clip_dir, str(dataset_dir), str(tmp_path), "coop,lora",
+        str(worker), clip_dir, str(dataset_dir), str(tmp_path), "coop,lora,round",
     ]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=280, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -405,6 +405,12 @@ def test_fit_and_predict_in_two_processes(
         local = Trainer(_config()).predict(clf, color_dataset, order)
         torch.testing.assert_close(gathered["logits"], local.logits, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(gathered["embeddings"], local.embeddings, rtol=1e-4, atol=1e-5)
+    # A whole round (fit and pool scoring) queries the same items in both processes as in one process.
+    from accelerate_worker import active_learning_round
+
+    queries = [json.loads((tmp_path / f"round_queries_{rank}.json").read_text()) for rank in (0, 1)]
+    assert queries[0] == queries[1] == active_learning_round(clip_dir, color_dataset)
+    assert len(queries[0]["second"]) == 6 and not set(queries[0]["first"]) & set(queries[0]["second"])
 
 
 def test_min_steps_stretches_small_fits_and_logs_the_training_error(
