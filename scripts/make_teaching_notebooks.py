@@ -336,7 +336,7 @@ NB04 = [
     right.bar(x - 0.2, [summary[a]['train_s'] for a in ADAPTERS], 0.4, label='training')
     right.bar(x + 0.2, [summary[a]['query_s'] for a in ADAPTERS], 0.4, label='query (predict pool + select)')
     right.set_xticks(x, ADAPTERS)
-    right.set_ylabel('seconds per round (2 CPU cores)')
+    right.set_ylabel('seconds per round (this machine)')
     right.legend()
     display(figure)
 
