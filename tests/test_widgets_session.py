@@ -393,5 +393,8 @@ def test_a_key_pressed_for_an_earlier_batch_does_nothing(pool: Pool) -> None:
     keyboard._handle_custom_msg({"action": "label:0", "seq": 7, "generation": seen}, [])
     assert pool.store.labels == {} and widget.input.stale_keys == 1
     assert "The batch changed before your key arrived" in widget.error.value
-    keyboard._handle_custom_msg({"action": "label:0", "seq": 8, "generation": seen + 1}, [])
+    # Pressed in the first moments of the new tiles (the page says "not fresh"): refused too.
+    keyboard._handle_custom_msg({"action": "label:0", "seq": 8, "generation": seen + 1, "fresh": False}, [])
+    assert pool.store.labels == {} and widget.input.stale_keys == 2
+    keyboard._handle_custom_msg({"action": "label:0", "seq": 9, "generation": seen + 1, "fresh": True}, [])
     assert pool.store.labels == {20: 0}

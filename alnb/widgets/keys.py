@@ -6,7 +6,8 @@ working everywhere else. Handled keys are stopped there (``preventDefault``, ``s
 Lumino's ``data-lm-suppress-shortcuts``), so ``a`` does not also insert a cell. Keys typed into a text field
 are left alone. Every handled key is sent to the kernel as one message; the kernel answers with an
 acknowledgement after it has updated the widgets, and the page keeps the round-trip times in
-``window.alnbKeyLatencies`` (milliseconds), which the browser benchmark reads.
+``window.alnbKeyLatencies`` and the kernel's own share in ``window.alnbKernelMs`` (milliseconds), which the
+browser benchmark reads.
 
 When ``anywidget`` is not installed, :func:`keyboard_control` returns ``None`` and the buttons work alone.
 """
@@ -14,6 +15,7 @@ When ``anywidget`` is not installed, :func:`keyboard_control` returns ``None`` a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,8 +38,16 @@ function render({ model, el }) {
   setHint(false);
   const pending = new Map();
   window.alnbKeyLatencies = window.alnbKeyLatencies || [];
+  window.alnbKernelMs = window.alnbKernelMs || [];
   let seq = 0;
   let root = null;
+  let gridChanged = -1e9;
+  // New tiles: the tile grid's own children change (its tiles' contents changing is a label, not a new batch).
+  const watch = new MutationObserver((mutations) => {
+    if (mutations.some((m) => m.target.classList && m.target.classList.contains("alnb-grid"))) {
+      gridChanged = performance.now();
+    }
+  });
   const onKey = (ev) => {
     const t = ev.target;
     if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
@@ -51,13 +61,17 @@ function render({ model, el }) {
     ev.preventDefault();
     ev.stopPropagation();
     seq += 1;
-    pending.set(seq, performance.now());
-    // The batch this key was meant for: the kernel refuses a key that arrives after the batch changed.
-    model.send({ action: keymap[key], key: key, seq: seq, generation: model.get("generation") });
+    const now = performance.now();
+    pending.set(seq, now);
+    // The batch this key was meant for: the kernel refuses a key that arrives after the batch changed, and
+    // one pressed in the first moments of new tiles (meant for the images shown before).
+    const fresh = now - gridChanged >= model.get("settle_ms");
+    model.send({ action: keymap[key], key: key, seq: seq, generation: model.get("generation"), fresh: fresh });
   };
   model.on("msg:custom", (msg) => {
     if (msg && msg.ack !== undefined && pending.has(msg.ack)) {
       window.alnbKeyLatencies.push(performance.now() - pending.get(msg.ack));
+      window.alnbKernelMs.push(msg.kernel_ms);
       pending.delete(msg.ack);
     }
   });
@@ -71,6 +85,8 @@ function render({ model, el }) {
     if (!root.hasAttribute("tabindex")) root.tabIndex = 0;
     root.setAttribute("data-lm-suppress-shortcuts", "true");
     root.addEventListener("keydown", onKey);
+    // The grid may render after this module: watch the whole widget.
+    watch.observe(root, { childList: true, subtree: true });
     root.addEventListener("focusin", onIn);
     root.addEventListener("focusout", onOut);
     // After a click on a button inside, focus the widget itself: Enter or Space then never re-clicks that button.
@@ -80,6 +96,7 @@ function render({ model, el }) {
   };
   requestAnimationFrame(attach);
   return () => {
+    watch.disconnect();
     if (root) {
       root.removeEventListener("keydown", onKey);
       root.removeEventListener("focusin", onIn);
@@ -113,8 +130,9 @@ def keyboard_control(
     help : str
         Short text shown while the keys are active.
     on_stale : callable, optional
-        Called instead of ``on_action`` for a key pressed before the page had seen the latest ``generation``
-        (the batch changed between the key press and its arrival); by default such keys are dropped.
+        Called instead of ``on_action`` for a key meant for an earlier batch: pressed before the page had the
+        latest ``generation`` (the batch changed while the key was on its way), or within ``settle_ms``
+        (400 ms) of new tiles appearing (too soon to have seen them); by default such keys are dropped.
 
     Returns
     -------
@@ -138,6 +156,8 @@ def keyboard_control(
         help = traitlets.Unicode().tag(sync=True)
         #: Bumped whenever the shown batch changes; keys carry the value they were pressed under.
         generation = traitlets.Int(0).tag(sync=True)
+        #: Keys pressed within this many milliseconds of new tiles appearing are refused (not seen yet).
+        settle_ms = traitlets.Int(400).tag(sync=True)
 
     control = KeyboardControl(keymap=_page_keys(normalised), scope=scope, help=help)
     if on_stale is None:
@@ -148,14 +168,16 @@ def keyboard_control(
     def handle(widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict) or not isinstance(content.get("action"), str):
             return
+        started = time.perf_counter()
         try:
             generation = content.get("generation")
-            if isinstance(generation, int) and generation != widget.generation:
+            stale = isinstance(generation, int) and generation != widget.generation
+            if stale or content.get("fresh") is False:
                 on_stale(content["action"])
             else:
                 on_action(content["action"])
         finally:
-            widget.send({"ack": content.get("seq")})
+            widget.send({"ack": content.get("seq"), "kernel_ms": 1000 * (time.perf_counter() - started)})
 
     control.on_msg(handle)
     return control

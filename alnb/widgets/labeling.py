@@ -396,6 +396,7 @@ class TileGrid(w.VBox):
         self.tile_size = tile_size
         self.columns = columns
         self.grid = w.GridBox(layout=w.Layout(grid_gap="6px"))
+        self.grid.add_class("alnb-grid")  # the keyboard module watches it for a new batch
         self.full_view = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
         self.full_caption = w.HTML()
         self.full_panel = w.VBox([self.full_caption, self.full_view], layout=w.Layout(display="none"))
@@ -411,8 +412,14 @@ class TileGrid(w.VBox):
 
     def show(self, query: Query, audit: Collection[int], on_select: Callable[[int], None]) -> None:
         """Build the tiles of ``query`` (audit items marked)."""
-        self._images = {}
         indices = [int(i) for i in query.indices]
+        if indices and indices == [t.index for t in self.tiles]:
+            # The same images again (a batch kept across a round): same tiles, captions brought up to date.
+            for position, tile in enumerate(self.tiles):
+                tile.caption.value = self._caption(query, position, audit)
+            self.close_full()
+            return
+        self._images = {}
         if self.tile_size is None and indices:
             self.tile_size = auto_tile_size(self.image(indices[0]))
         size = int(self.tile_size or 160)
