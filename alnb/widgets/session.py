@@ -453,6 +453,7 @@ class ActiveLearningSession(w.VBox):
             with self._lock:
                 learner.end_round(metrics)
             record.update(end=time.time(), outcome="trained")
+            self._update_header()
             self._save()
             self._update_audit()
             self.report.update(learner.history, probs, labels)
