@@ -11,8 +11,8 @@ What is estimated: the accuracy (and ECE) of the models that proposed the audite
 were drawn from. Pooled over rounds, the estimate lags the current model (earlier, weaker models count too),
 so it is conservative while the model still improves; pass ``rounds`` to use only recent rounds.
 
-Intervals
----------
+The intervals:
+
 - Accuracy: the Wilson score interval (good coverage for small samples and accuracies near 0 or 1, unlike the
   normal approximation).
 - ECE: a percentile bootstrap over the audit items (seeded). With a few dozen items the plug-in ECE is biased
