@@ -106,13 +106,13 @@ def reliability_diagram(
     conf = bins.confidence.numpy()[filled]
 
     axes.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfect calibration")
-    axes.bar(
-        left, acc, width=width, align="edge", color="#90caf9", edgecolor="#1565c0", label="accuracy"
-    )
+    axes.bar(left, acc, width=width, align="edge", color="#90caf9", edgecolor="#1565c0", label="accuracy")
     # The gap stands on the bar's right third, from accuracy to mean confidence, so both stay visible.
     gap_x = left + 0.8 * width
     axes.vlines(gap_x, acc, conf, colors="#c62828", linewidth=2.5, label="gap")
-    axes.hlines(conf, left + 0.6 * width, left + width, colors="black", linewidth=1.5, label="mean confidence")
+    axes.hlines(
+        conf, left + 0.6 * width, left + width, colors="black", linewidth=1.5, label="mean confidence"
+    )
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1)
     axes.set_ylabel("accuracy")

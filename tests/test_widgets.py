@@ -334,7 +334,9 @@ def test_session_round_trip_submit_fit_next_query(
     save_dir = tmp_path / "session"
     learner = make_learner(tmp_path / "labels.jsonl")
     session = ActiveLearningSession(learner, save_dir=save_dir, batch_size=4, audit_share=0)
-    assert session.query is None and not (save_dir / "learner.json").exists()  # __init__ neither asks nor saves
+    assert (
+        session.query is None and not (save_dir / "learner.json").exists()
+    )  # __init__ neither asks nor saves
     session.start()
     first = session.query.indices.tolist()
     assert json.loads((save_dir / "learner.json").read_text())["pending"]["indices"] == first  # saved at once
