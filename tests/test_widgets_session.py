@@ -351,6 +351,10 @@ def test_report_without_a_test_set_shows_the_audit_and_earlier_sessions(
     texts = [t.get_text() for t in session.report.figure.axes[0].texts]
     assert any("audit estimate from\n2 images drawn at random" in t and "Wilson 95%" in t for t in texts)
     assert "alnb-audit-summary" in session.report.summary.value
+    # Without a test set the accuracy panel is the per-round audit curve (zero-shot model audited at 0 labels).
+    titles = [ax.get_title() for ax in session.report.figure.axes]
+    assert "accuracy on the audit images, per round" in titles
+    assert session.report.audit_curve[0][0] == 0 and session.report.audit_curve[0][1] == est.accuracy.estimate
     with pytest.raises(ValueError, match="neither a session folder"):
         ActiveLearningSession(learner, baselines={"gone": tmp_path / "missing"})
 

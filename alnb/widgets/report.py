@@ -131,6 +131,7 @@ class RoundReport(w.VBox):
         self.png: bytes | None = None
         #: The audit estimate shown with the report (:meth:`set_audit`).
         self.audit: Any = None
+        self.audit_curve: list[tuple[Any, ...]] = []
         self.add_class("alnb-report")
         self.children = [self.summary, self.output]
 
@@ -138,10 +139,12 @@ class RoundReport(w.VBox):
     def class_names(self) -> tuple[str, ...]:
         return self._class_names
 
-    def set_audit(self, audit: Any) -> None:
+    def set_audit(self, audit: Any, curve: Sequence[tuple[int, float, float, float]] = ()) -> None:
         """Show ``audit`` (an :class:`alnb.audit.AuditEstimate`) with the next :meth:`update`: in the summary
-        line, and in the reliability panel when there is no test set."""
+        line, and in the reliability panel when there is no test set. ``curve`` holds per-round audit points
+        ``(labels the model had, accuracy, low, high)``, drawn as the accuracy curve when there is no test set."""
         self.audit = audit
+        self.audit_curve = [tuple(p) for p in curve]
 
     def update(self, history: Sequence[Mapping[str, Any]], probs: Any = None, labels: Any = None) -> None:
         """Redraw the report for ``history`` (the learner's) and, when given, test-set ``probs`` / ``labels``.
@@ -181,6 +184,17 @@ class RoundReport(w.VBox):
                 # A zero floor keeps rounds comparable by eye; accuracy also gets its natural ceiling.
                 # dataLim covers every run drawn (baselines and their bands too).
                 ax.set_ylim(0.0, 1.0 if metric == "accuracy" else max(0.05, 1.15 * float(ax.dataLim.y1)))
+            elif metric == "accuracy" and self.audit_curve:
+                xs, ys, lows, highs = (np.asarray(v, dtype=np.float64) for v in zip(*self.audit_curve))
+                ax.errorbar(
+                    xs, ys, yerr=[ys - lows, highs - ys], marker="o", capsize=3, label="audit (Wilson 95%)"
+                )
+                ax.set_xlabel("number of labels (of the model that was audited)")
+                ax.set_ylabel("accuracy")
+                ax.set_ylim(0.0, 1.0)
+                ax.grid(alpha=0.3)
+                ax.legend()
+                ax.set_title("accuracy on the audit images, per round")
             else:
                 self._empty(ax, f"{label} curve:\nno test metrics yet")
         counts = np.zeros(len(self._class_names), dtype=np.int64)

@@ -675,12 +675,27 @@ class ActiveLearningSession(w.VBox):
             self.audit_line.value = ""
             return
         est = self.audit_estimate()
-        self.report.set_audit(est)
+        self.report.set_audit(est, self._audit_curve())
         self.audit_line.value = (
             "<span style='font-size:12px'><b>Without a test set:</b> "
             + html.escape(est.describe())
             + "</span>"
         )
+
+    def _audit_curve(self) -> list[tuple[int, float, float, float]]:
+        """Per round: the labels the audited model had, and its accuracy on that round's audit images."""
+        store = self.learner.pool.store
+        labels, skipped = _human_labels(store), store.skipped
+        history = self.learner.history
+        points = []
+        for round_ in sorted({it.round for it in self.audit_log.items()}):
+            if round_ > len(history):
+                continue
+            est = estimate(self.audit_log.items(), labels, skipped=skipped, rounds=[round_], n_boot=1)
+            if est.accuracy is not None:
+                x = 0 if round_ == 0 else int(history[round_ - 1]["num_labeled"])
+                points.append((x, est.accuracy.estimate, est.accuracy.low, est.accuracy.high))
+        return points
 
     def _save(self) -> None:
         if self.save_dir is not None:
