@@ -195,6 +195,8 @@ class RoundReport(w.VBox):
                 ax.grid(alpha=0.3)
                 ax.legend()
                 ax.set_title("accuracy on the audit images, per round")
+            elif self.audit is not None and self.audit.accuracy is not None:
+                self._empty(ax, f"{label} curve: no test set\n(the audit estimate is in the first panel)")
             else:
                 self._empty(ax, f"{label} curve:\nno test metrics yet")
         counts = np.zeros(len(self._class_names), dtype=np.int64)
