@@ -328,10 +328,14 @@ class ActiveLearner:
     def _budget_spent(self) -> bool:
         return self.budget is not None and self.num_human_labeled >= self.budget
 
-    def _labels_fingerprint(self) -> str:
+    def _labels_fingerprint(
+        self, labeled: npt.NDArray[np.int64] | None = None, labels: npt.NDArray[np.int64] | None = None
+    ) -> str:
         """A digest of the labeled set (indices and classes): what ``fit`` trained on, compared by ``end_round``."""
-        digest = hashlib.sha256(np.ascontiguousarray(self.pool.labeled, dtype=np.int64).tobytes())
-        digest.update(np.ascontiguousarray(self.pool.labels, dtype=np.int64).tobytes())
+        labeled = self.pool.labeled if labeled is None else labeled
+        labels = self.pool.labels if labels is None else labels
+        digest = hashlib.sha256(np.ascontiguousarray(labeled, dtype=np.int64).tobytes())
+        digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
         return digest.hexdigest()
 
     def _pool_counts(self) -> str:
@@ -437,10 +441,13 @@ class ActiveLearner:
         """
         if self.num_labeled == 0:
             raise StepOrderError("cannot fit: nothing is labeled yet; label some items (teach) first")
+        # One snapshot of the labels, taken before training: labels given while it trains (another thread or
+        # process) are not claimed as trained on.
+        labeled, labels = self.pool.labeled_snapshot()
         started = time.perf_counter()
-        self.trainer.fit(self.classifier, self.pool.dataset, self.pool.labeled, self.pool.labels)
+        self.trainer.fit(self.classifier, self.pool.dataset, labeled, labels)
         self._train_seconds += time.perf_counter() - started
-        self._fitted_on = self._labels_fingerprint()
+        self._fitted_on = self._labels_fingerprint(labeled, labels)
         return self
 
     def evaluate(self) -> dict[str, float]:

@@ -184,6 +184,11 @@ class Pool:
         """Class id of each index in :attr:`labeled` (same order)."""
         return self._arrays()["labels"].copy()
 
+    def labeled_snapshot(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """:attr:`labeled` and :attr:`labels` read from one state of the store (consistent while others label)."""
+        arrays = self._arrays()
+        return arrays["labeled"].copy(), arrays["labels"].copy()
+
     @property
     def skipped(self) -> npt.NDArray[np.int64]:
         """Skipped dataset indices, sorted."""

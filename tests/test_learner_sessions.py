@@ -154,3 +154,31 @@ def test_a_bf16_session_resumes_in_bf16_with_the_same_predictions(clip_dir, colo
     assert resumed.classifier.backbone_dtype == torch.bfloat16
     after = resumed.predict_pool()
     assert torch.equal(torch.as_tensor(before.logits), torch.as_tensor(after.logits))
+
+
+class _LabelsDuringFit:
+    """A real Trainer whose fit sees a label arrive while it trains (as from a person in another thread)."""
+
+    def __init__(self, pool: Pool, index: int) -> None:
+        self.inner = Trainer(TrainerConfig(epochs=1, batch_size=8, quiet=True))
+        self.config, self.pool, self.index = self.inner.config, pool, index
+        self.fitted_on: list[int] = []
+
+    def fit(self, classifier, dataset, indices, labels):
+        self.fitted_on = list(indices)
+        self.pool.label(self.index, 0)
+        return self.inner.fit(classifier, dataset, indices, labels)
+
+    def predict(self, classifier, dataset, indices, mc_samples=0):
+        return self.inner.predict(classifier, dataset, indices, mc_samples=mc_samples)
+
+
+def test_labels_given_while_a_fit_runs_are_not_claimed_as_trained_on(clip_dir, color_dataset, test_set):
+    pool = Pool(color_dataset, NAMES)
+    trainer = _LabelsDuringFit(pool, index=63)
+    learner = ActiveLearner(load_classifier(clip_dir, NAMES, adapter="coop", n_ctx=4), pool, trainer, "entropy")
+    learner.teach([0, 1, 2, 3], [0, 1, 2, 3])
+    learner.fit()
+    assert 63 not in trainer.fitted_on and 63 in pool.store.labels
+    with pytest.raises(StepOrderError, match="the labels changed since the last fit"):
+        learner.end_round()
