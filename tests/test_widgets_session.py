@@ -402,3 +402,22 @@ def test_a_key_pressed_for_an_earlier_batch_does_nothing(pool: Pool) -> None:
     assert pool.store.labels == {} and widget.input.stale_keys == 2
     keyboard._handle_custom_msg({"action": "label:0", "seq": 9, "generation": seen + 1, "fresh": True}, [])
     assert pool.store.labels == {20: 0}
+
+
+def test_the_session_takes_the_pools_image_column(clip_dir: str, color_dataset: Dataset, names: list[str]) -> None:
+    from alnb.models import load_classifier
+    from alnb.training import Trainer, TrainerConfig
+
+    renamed = color_dataset.rename_column("image", "img")
+    learner = ActiveLearner(
+        load_classifier(clip_dir, names, adapter="coop", n_ctx=2),
+        Pool(renamed, names, image_column="img", indices=list(range(16))),
+        Trainer(TrainerConfig(epochs=1, batch_size=8, quiet=True)),
+        "entropy",
+        query_size=4,
+    )
+    session = ActiveLearningSession(learner, audit_share=0, background=False).start()
+    assert session.image_column == "img"
+    assert len(session.labeling.tiles) == len(session.query.indices) > 0  # the tiles read column img
+    with pytest.raises(ValueError, match=r"image_column='image' differs from the pool's image_column='img'"):
+        ActiveLearningSession(learner, image_column="image")

@@ -71,8 +71,9 @@ class ActiveLearningSession(w.VBox):
         The learner; with ``save_dir`` its pool must be backed by a label file (``Pool.from_file``).
     save_dir : str or Path, optional
         Folder for ``learner.save``, the audit file and the holding file; ``None`` keeps the session in memory.
-    image_column : str
-        Image column of the pool's dataset.
+    image_column : str, optional
+        Image column of the pool's dataset; default (and the only value accepted): ``learner.pool.image_column``,
+        the one setting of the data layout.
     annotator : str
         Recorded with every label.
     baselines : mapping, optional
@@ -104,7 +105,7 @@ class ActiveLearningSession(w.VBox):
         self,
         learner: ActiveLearner,
         save_dir: str | os.PathLike[str] | None = None,
-        image_column: str = "image",
+        image_column: str | None = None,
         *,
         annotator: str = "human",
         baselines: Mapping[str, Any] | None = None,
@@ -128,6 +129,14 @@ class ActiveLearningSession(w.VBox):
             batch_size = min(20, max(learner.query_size, 10))
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 200:
             raise ValueError(f"batch_size must be an integer in [1, 200], got {batch_size!r}.")
+        if image_column is None:
+            image_column = learner.pool.image_column
+        elif image_column != learner.pool.image_column:
+            raise ValueError(
+                f"image_column={image_column!r} differs from the pool's image_column="
+                f"{learner.pool.image_column!r}; the pool owns the data layout: leave image_column out, or build "
+                f"the pool with Pool(..., image_column={image_column!r})."
+            )
         self.audit_share = check_fraction(audit_share, "audit_share")
         self.learner = learner
         self.save_dir = None if save_dir is None else Path(save_dir)
