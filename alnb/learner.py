@@ -355,10 +355,14 @@ class ActiveLearner:
     def _active_strategy(self) -> Strategy:
         return self.initial_strategy if self.num_labeled == 0 else self.strategy
 
-    def query(self, k: int | None = None) -> Query:
+    def query(self, k: int | None = None, *, annotator: str = "human") -> Query:
         """Ask the strategy for the next items to label (``k`` defaults to ``query_size``, capped by the budget).
 
         The query is kept as ``pending`` until ``end_round`` closes the round; calling ``query`` again recomputes it.
+
+        On a shared (database) label store, items another annotator holds a lease on are not offered, and the
+        items chosen are leased to this store's session under ``annotator``'s name
+        (:meth:`alnb.LabelStore.lease`), so people labeling one pool at once get disjoint batches.
 
         A selective strategy (one with ``select_selectively``, such as ``cbsq``) may label some items with the model's
         prediction instead of asking: those go to the label store at once as pseudo-labels (annotator ``"model"``,
@@ -390,23 +394,36 @@ class ActiveLearner:
         strategy = self._active_strategy()
         predictions = self.predict_pool()
         _check_finite(predictions, self.pool.store, self.num_labeled)
-        context = QueryContext(
-            unlabeled=self.pool.unlabeled,
-            labeled=self.pool.labeled,
-            labels=self.pool.labels,
-            num_classes=self.pool.num_classes,
-            seed=self.seed,
-            round=self.round,
-            pool_size=self._initial_pool_size,
-        )
-        selective = getattr(strategy, "select_selectively", None)
-        no_pseudo = np.zeros(0, dtype=np.int64)
-        if callable(selective):
-            split = selective(predictions, int(k), context)
-            selection, pseudo_indices, pseudo_labels = split.human, split.pseudo_indices, split.pseudo_labels
+        store = self.pool.store
+        team = store.url is not None  # a database store is shared: each annotator leases its own batch
+        held: set[int] = set()  # leased by other annotators: not offered here
+        for _attempt in range(3):
+            if team:
+                mine = store.session
+                held |= {i for i, lease in store.leases().items() if lease.session != mine}
+            unlabeled = self.pool.unlabeled
+            if held:
+                unlabeled = unlabeled[~np.isin(unlabeled, sorted(held))]
+                if len(unlabeled) == 0:
+                    raise PoolExhaustedError(
+                        f"cannot query: every unlabeled item is leased by another annotator ({len(held)} held); "
+                        "wait for their labels or for the leases to expire"
+                    )
+            offered = predictions.subset(unlabeled) if held else predictions
+            selection, pseudo_indices, pseudo_labels = self._select(strategy, offered, int(k), unlabeled)
+            if not team:
+                break
+            wanted = selection.indices.tolist()
+            taken = store.lease(wanted, len(wanted), annotator=annotator)
+            if len(taken) == len(wanted):
+                break
+            # Another annotator leased some of them in the meantime: choose again without those.
+            store.release(taken)
+            held |= set(wanted) - set(taken)
         else:
-            selection = strategy.select(predictions, int(k), context)
-            pseudo_indices = pseudo_labels = no_pseudo
+            raise PoolExhaustedError(
+                "cannot query: other annotators kept leasing the items chosen here (3 tries); try again"
+            )
         chosen = predictions.subset(selection.indices)
         self._query_seconds += time.perf_counter() - started
         if len(pseudo_indices):
@@ -424,6 +441,26 @@ class ActiveLearner:
             pseudo_labels=np.asarray(pseudo_labels, dtype=np.int64),
         )
         return self.pending
+
+    def _select(
+        self, strategy: Strategy, predictions: Predictions, k: int, unlabeled: npt.NDArray[np.int64]
+    ) -> tuple[Any, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The strategy's selection among ``unlabeled``, and the pseudo-labels of a selective strategy."""
+        context = QueryContext(
+            unlabeled=unlabeled,
+            labeled=self.pool.labeled,
+            labels=self.pool.labels,
+            num_classes=self.pool.num_classes,
+            seed=self.seed,
+            round=self.round,
+            pool_size=self._initial_pool_size,
+        )
+        selective = getattr(strategy, "select_selectively", None)
+        if callable(selective):
+            split = selective(predictions, k, context)
+            return split.human, split.pseudo_indices, split.pseudo_labels
+        no_pseudo = np.zeros(0, dtype=np.int64)
+        return strategy.select(predictions, k, context), no_pseudo, no_pseudo
 
     def teach(
         self, indices: Sequence[int] | IntArray, labels: Sequence[int | str], annotator: str = "human"

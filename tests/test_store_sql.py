@@ -500,3 +500,46 @@ def test_two_labeling_widgets_share_one_sqlite_store(color_dataset, tmp_path: Pa
     assert {a.annotator for a in store.actions} == {"alice", "bob"}
     assert sorted(store.leases()) == [0, 1, 2, 5]  # labeled items left the lease table
     assert pools[0].labeled.tolist() == [3, 4]  # alice's pool sees bob's labels: the learner trains on both
+
+
+def test_two_sessions_on_one_sqlite_store_get_disjoint_batches_and_train_on_both(
+    clip_dir, color_dataset, tmp_path: Path
+) -> None:
+    """A team from the widget: each ActiveLearningSession leases its own batch (audit items included), labels
+    carry the annotator's name, and each learner retrains on everyone's labels."""
+    from alnb.learner import ActiveLearner
+    from alnb.models import load_classifier
+    from alnb.pool import Pool
+    from alnb.training import Trainer, TrainerConfig
+    from alnb.widgets import ActiveLearningSession
+
+    names = list(color_dataset.features["label"].names)
+    url = _sqlite(tmp_path)
+    truth = color_dataset["label"]
+    sessions = []
+    for who in ("alice", "bob"):
+        learner = ActiveLearner(
+            load_classifier(clip_dir, names, adapter="coop", n_ctx=2),
+            Pool.from_file(url, color_dataset, names),
+            Trainer(TrainerConfig(epochs=1, batch_size=8, quiet=True)),
+            "entropy",
+            query_size=4,
+            seed=0,  # the same seed: without leases both would be offered the same random batch
+        )
+        sessions.append(ActiveLearningSession(learner, annotator=who, batch_size=6, background=False).start())
+    bob = sessions[1]
+    batches = [set(s.query.indices.tolist()) for s in sessions]
+    assert len(batches[0]) == len(batches[1]) == 6 and not batches[0] & batches[1]
+    leases = LabelStore(url, names).leases()
+    assert {i for i, lease in leases.items() if lease.annotator == "alice"} == batches[0]
+    assert {i for i, lease in leases.items() if lease.annotator == "bob"} == batches[1]
+    for session in sessions:  # each labels its batch (the true classes) and submits: a fit on all labels so far
+        for index in session.query.indices.tolist():
+            session.labeling.label(truth[index], index)
+        session.labeling.submit()
+    store = LabelStore(url, names)
+    assert set(store.labels) == batches[0] | batches[1]
+    assert {a.annotator for a in store.actions if a.index in batches[1]} == {"bob"}
+    assert bob.learner.history[-1]["num_labeled"] == 12  # bob's fit saw alice's six labels too
+    next_batches = [set(s.query.indices.tolist()) for s in sessions]
+    assert not next_batches[0] & next_batches[1] and not (next_batches[0] | next_batches[1]) & set(store.labels)

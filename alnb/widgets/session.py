@@ -375,14 +375,21 @@ class ActiveLearningSession(w.VBox):
         n_audit = audit_size(k, self.audit_share)
         unlabeled = learner.pool.unlabeled
         n_audit = min(n_audit, max(0, len(unlabeled) - (k - n_audit)))
-        query = learner.query(k - n_audit)
+        query = learner.query(k - n_audit, annotator=self.annotator)
         round_ = query.round if as_round is None else int(as_round)
         if round_ != query.round:
             query = dataclasses.replace(query, round=round_)
         if n_audit == 0:
             return query, []
         candidates = np.setdiff1d(unlabeled, query.indices)
-        audit = draw_audit(candidates, n_audit, seed=learner.seed, round=round_)
+        store = learner.pool.store
+        team = store.url is not None  # a shared store: audit items are leased like the query's
+        if team:
+            others = [i for i, lease in store.leases().items() if lease.session != store.session]
+            candidates = np.setdiff1d(candidates, others)
+        audit = draw_audit(candidates, min(n_audit, len(candidates)), seed=learner.seed, round=round_)
+        if team and len(audit):
+            audit = np.asarray(store.lease(audit.tolist(), len(audit), annotator=self.annotator), dtype=np.int64)
         predictions = learner.trainer.predict(learner.classifier, learner.pool.dataset, audit)
         predicted = np.asarray(predictions.predicted, dtype=np.int64)
         confidence = np.asarray(predictions.confidence, dtype=np.float64)
