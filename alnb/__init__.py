@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     )
     from alnb.training import Trainer, TrainerConfig
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 #: Where each public name lives; ``import alnb`` stays light (no torch) and a name loads its module on first use.
 _LAZY = {
