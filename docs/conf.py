@@ -28,6 +28,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 #: Notebooks the docs build executes. 01 and 02 are executed by their own tests (02 needs a stand-in person and a
 #: folder of images), so the site shows them as stored, to keep every notebook executed once in CI.
 EXECUTED = (
+    "01_quickstart",
     "03_does_calibration_help",
     "04_prompts_or_lora",
     "05_peal_linear_or_lora",
