@@ -399,8 +399,7 @@ class ActiveLearner:
         held: set[int] = set()  # leased by other annotators: not offered here
         for _attempt in range(3):
             if team:
-                mine = store.session
-                held |= {i for i, lease in store.leases().items() if lease.session != mine}
+                held |= store.leased_by_others()
             unlabeled = self.pool.unlabeled
             if held:
                 unlabeled = unlabeled[~np.isin(unlabeled, sorted(held))]

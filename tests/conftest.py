@@ -9,6 +9,7 @@ import logging
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -188,3 +189,17 @@ def dataset_dir(color_dataset: Dataset, tmp_path_factory: pytest.TempPathFactory
     path = tmp_path_factory.mktemp("colors")
     color_dataset.save_to_disk(str(path))
     return path
+
+
+@pytest.fixture()
+def names(color_dataset: Dataset) -> list[str]:
+    """The colour data set's class names."""
+    return list(color_dataset.features["label"].names)
+
+
+@pytest.fixture()
+def pool(tmp_path: Path, color_dataset: Dataset, names: list[str]) -> Any:
+    """A pool over the colour data set whose labels go to ``tmp_path / "labels.jsonl"``."""
+    from alnb.pool import Pool
+
+    return Pool.from_file(tmp_path / "labels.jsonl", color_dataset, names)

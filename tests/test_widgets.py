@@ -51,16 +51,6 @@ def state_texts(widget: LabelingWidget) -> list[str]:
     return [tile.children[3].value for tile in widget.tiles]
 
 
-@pytest.fixture()
-def names(color_dataset: Dataset) -> list[str]:
-    return list(color_dataset.features["label"].names)
-
-
-@pytest.fixture()
-def pool(tmp_path: Path, color_dataset: Dataset, names: list[str]) -> Pool:
-    return Pool.from_file(tmp_path / "labels.jsonl", color_dataset, names)
-
-
 # ------------------------------------------------------------------------------------------------- labeling
 
 

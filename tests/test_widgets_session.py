@@ -38,16 +38,6 @@ def make_query(indices: list[int], round: int = 0) -> Query:
     )
 
 
-@pytest.fixture()
-def names(color_dataset: Dataset) -> list[str]:
-    return list(color_dataset.features["label"].names)
-
-
-@pytest.fixture()
-def pool(tmp_path: Path, color_dataset: Dataset, names: list[str]) -> Pool:
-    return Pool.from_file(tmp_path / "labels.jsonl", color_dataset, names)
-
-
 # ------------------------------------------------------------------------------------------------- keys
 
 

@@ -480,6 +480,10 @@ class LabelStore:
                 i: lease for i, lease in sorted(self._backend.read_leases().items()) if lease.expires > clock
             }
 
+    def leased_by_others(self) -> frozenset[int]:
+        """Indices another session holds a lease on now: not to be offered to this one."""
+        return frozenset(i for i, lease in self.leases().items() if lease.session != self._session)
+
     # ------------------------------------------------------------------ copy and export
     def copy_to(self, path: str | os.PathLike[str]) -> Path | str:
         """Write the header and every action, exactly as they are, to ``path``; returns where.

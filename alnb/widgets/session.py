@@ -385,8 +385,7 @@ class ActiveLearningSession(w.VBox):
         store = learner.pool.store
         team = store.url is not None  # a shared store: audit items are leased like the query's
         if team:
-            others = [i for i, lease in store.leases().items() if lease.session != store.session]
-            candidates = np.setdiff1d(candidates, others)
+            candidates = np.setdiff1d(candidates, sorted(store.leased_by_others()))
         audit = draw_audit(candidates, min(n_audit, len(candidates)), seed=learner.seed, round=round_)
         if team and len(audit):
             audit = np.asarray(store.lease(audit.tolist(), len(audit), annotator=self.annotator), dtype=np.int64)
